@@ -1,0 +1,49 @@
+"""The one exception hierarchy of the domain layer.
+
+Agents catch :class:`MdaError` subclasses only: each carries a :class:`RejectReason` that is
+counted in ``mda_messages_rejected_total{reason}`` and forwarded with the raw input to
+``ais.rejected``. Any other exception is a bug and must surface loudly.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class RejectReason(enum.StrEnum):
+    """Closed set of reasons an input is rejected (a low-cardinality metric label)."""
+
+    EMPTY_LINE = "empty_line"
+    NOT_NMEA = "not_nmea"  # comments, GPS sentences, garbage bytes
+    UNSUPPORTED_SENTENCE = "unsupported_sentence"  # valid NMEA but not AIS (e.g. $GPRMC)
+    BAD_CHECKSUM = "bad_checksum"
+    BAD_TAG_BLOCK = "bad_tag_block"
+    MALFORMED_SENTENCE = "malformed_sentence"
+    EMPTY_PAYLOAD = "empty_payload"
+    ORPHAN_FRAGMENT = "orphan_fragment"  # a later fragment whose first part was never seen
+    INCOMPLETE_MULTIPART = "incomplete_multipart"  # a multipart message that never completed
+    DECODE_ERROR = "decode_error"  # payload bits pyais cannot decode
+    BAD_MMSI = "bad_mmsi"  # MMSI field 0 or outside 9 digits
+    NO_REPORT = "no_report"  # decoded, but a message type we do not track (counted, not an error)
+    BAD_CSV_ROW = "bad_csv_row"
+    LINE_TOO_LONG = "line_too_long"
+    BAD_ENCODING = "bad_encoding"
+    LATE_EVENT = "late_event"
+    TRUNCATED_INPUT = "truncated_input"  # a file (e.g. gzip) ended in the middle of its data
+
+
+class MdaError(Exception):
+    """Base of every expected, data-caused failure in :mod:`mda`."""
+
+    def __init__(self, reason: RejectReason, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+class DecodeError(MdaError):
+    """An input line or sentence could not be turned into a report."""
+
+
+class ReferenceDataError(MdaError):
+    """A reference-data file (CSV, GeoJSON) is malformed."""

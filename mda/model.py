@@ -1,0 +1,115 @@
+"""Core value types shared by every stage: decoded reports and rejects.
+
+All values are frozen; times are integer epoch milliseconds (``*_ms``) on the wire and in
+state, aware UTC datetimes only at the edges (alert messages, CLI output).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, NewType
+
+Mmsi = NewType("Mmsi", int)
+H3Cell = NewType("H3Cell", str)
+
+AisClass = Literal["A", "B"]
+#: Where a report's event time came from, best first (DESIGN.md §4).
+TimeSource = Literal["tagblock", "uscg", "line", "ingest"]
+
+#: Message types that carry a position we track.
+POSITION_TYPES = frozenset({1, 2, 3, 18, 19, 27})
+#: Message types that carry static/voyage data.
+STATIC_TYPES = frozenset({5, 19, 24})
+CLASS_A_TYPES = frozenset({1, 2, 3, 5})
+CLASS_B_TYPES = frozenset({18, 19, 24})
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One decoded AIS report, normalised: every "not available" value is ``None``.
+
+    ``dedup_key`` identifies the transmission (the assembled payload); the same sentence heard
+    by several stations has the same key and is suppressed by the track stage.
+    """
+
+    mmsi: int
+    msg_type: int
+    event_ms: int
+    time_source: TimeSource
+    source: str
+    station: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    sog_kn: float | None = None
+    cog_deg: float | None = None
+    heading_deg: int | None = None
+    nav_status: int | None = None
+    ais_class: AisClass | None = None
+    name: str | None = None
+    callsign: str | None = None
+    imo: int | None = None
+    ship_type: int | None = None
+    dedup_key: str = ""
+
+    @property
+    def has_position(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Report:
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A rejected input: the raw text, where it came from, and why (a closed reason)."""
+
+    reason: str
+    detail: str
+    source: str
+    line_no: int
+    raw: str
+    event_ms: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """One physical input line as it travels on ``ais.raw`` (the wire record of that topic).
+
+    ``ingest_ms`` is when the line entered the system; it is the event time of last resort
+    (DESIGN.md §4), so it must come from the edge, never from a clock inside :mod:`mda`.
+    ``csv_header`` is set when the line is a row of a decoded-CSV file (the header columns).
+    """
+
+    source: str
+    line_no: int
+    text: str
+    ingest_ms: int
+    csv_header: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "line_no": self.line_no,
+            "text": self.text,
+            "ingest_ms": self.ingest_ms,
+            "csv_header": list(self.csv_header) if self.csv_header is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RawLine:
+        header = d.get("csv_header")
+        return cls(
+            source=str(d["source"]),
+            line_no=int(d["line_no"]),
+            text=str(d["text"]),
+            ingest_ms=int(d["ingest_ms"]),
+            csv_header=tuple(str(h) for h in header) if header is not None else None,
+        )

@@ -1,0 +1,74 @@
+"""POSITION_JUMP — consecutive positions imply > 60 kn over > 2 km (medium).
+
+A single bad fix, a spoofed position or two transmitters sharing one MMSI all show up as an
+impossible displacement between consecutive reports.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mda.alerts import Finding
+from mda.hexgrid import distance_m
+from mda.model import Report
+from mda.rules.context import RuleContext
+
+if TYPE_CHECKING:
+    from mda.track import VesselTrack
+
+RULE = "POSITION_JUMP"
+M_PER_NM = 1852.0
+
+
+def implied_speed_kn(distance_m_: float, dt_ms: int) -> float:
+    """Speed needed to cover ``distance_m_`` in ``dt_ms``; infinite for no elapsed time."""
+    if dt_ms <= 0:
+        return float("inf")
+    return (distance_m_ / M_PER_NM) / (dt_ms / 3_600_000)
+
+
+def check(
+    old: VesselTrack | None, new: VesselTrack, report: Report, ctx: RuleContext
+) -> tuple[VesselTrack, list[Finding]]:
+    th = ctx.thresholds
+    if (
+        old is None
+        or old.lat is None
+        or old.lon is None
+        or old.pos_ms is None
+        or report.lat is None
+        or report.lon is None
+    ):
+        return new, []
+    dist_m = distance_m(old.lat, old.lon, report.lat, report.lon)
+    if dist_m <= th.jump_distance_m:
+        return new, []
+    dt_ms = report.event_ms - old.pos_ms
+    speed_kn = implied_speed_kn(dist_m, dt_ms)
+    if speed_kn <= th.jump_speed_kn:
+        return new, []
+    shown = "an impossible" if speed_kn == float("inf") else f"{speed_kn:.0f} kn"
+    finding = Finding(
+        rule=RULE,
+        severity="medium",
+        status="open",
+        mmsi=report.mmsi,
+        event_ms=report.event_ms,
+        opened_ms=report.event_ms,
+        lat=report.lat,
+        lon=report.lon,
+        summary=(
+            f"MMSI {report.mmsi} jumped {dist_m / 1000:.1f} km in {dt_ms / 1000:.0f} s "
+            f"({shown} implied speed)."
+        ),
+        evidence={
+            "from": {"lat": old.lat, "lon": old.lon, "time_ms": old.pos_ms},
+            "to": {"lat": report.lat, "lon": report.lon, "time_ms": report.event_ms},
+            "distance_m": round(dist_m, 1),
+            "dt_s": dt_ms / 1000,
+            "implied_speed_kn": None if speed_kn == float("inf") else round(speed_kn, 1),
+            "reported_sog_kn": report.sog_kn,
+        },
+        thresholds={"speed_kn": th.jump_speed_kn, "distance_m": th.jump_distance_m},
+    )
+    return new, [finding]

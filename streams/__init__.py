@@ -1,0 +1,1 @@
+"""Faust/Kafka wiring: settings, the embedded broker, topics, agents, metrics and the CLI."""

@@ -1,0 +1,172 @@
+"""The ``mda`` command line: run, worker, replay, demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from streams.settings import Settings
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("speed must be 'max' or a positive number")
+    return value
+
+
+def _settings_with(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "zones", None):
+        overrides["zones"] = args.zones
+    if getattr(args, "reference", None):
+        overrides["reference_dir"] = args.reference
+    return Settings(**overrides)
+
+
+def format_summary(summary: Any, files: list[Path]) -> str:
+    """A readable summary for the terminal."""
+    lines = [
+        f"files: {', '.join(p.name for p in files)}",
+        f"lines read: {summary.lines}",
+        f"decoded messages: {sum(summary.decoded.values())}  by type: "
+        + ", ".join(f"{t}:{c}" for t, c in sorted(summary.decoded.items(), key=lambda x: int(x[0]))),
+        f"rejected: {sum(summary.rejected.values())}  by reason: "
+        + (", ".join(f"{r}:{c}" for r, c in summary.rejected.most_common()) or "-"),
+        f"reports tracked: {summary.reports}  duplicates suppressed: {summary.duplicates}"
+        f"  late: {summary.late}",
+        f"vessels: {summary.vessels}",
+    ]
+    by_rule = Counter(a["rule"] for a in summary.alerts if a["status"] == "open")
+    lines.append(
+        f"alerts: {len(summary.alerts)} messages, opened by rule: "
+        + (", ".join(f"{r}:{c}" for r, c in sorted(by_rule.items())) or "-")
+    )
+    return "\n".join(lines)
+
+
+def format_alert(a: dict[str, Any]) -> str:
+    who = a["vessel_name"] or "-"
+    return (
+        f"{a['event_time']}  {a['severity']:<8} {a['rule']:<16} {a['status']:<6} "
+        f"{a['mmsi']:>9} {who[:20]:<20} {a['jurisdiction']:<4} {a['summary']}"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from streams.runner import run_files
+
+    settings = _settings_with(args)
+    summary = run_files(
+        args.files,
+        settings,
+        alerts_out=args.alerts_out,
+        speed=args.speed,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    if not args.quiet:
+        print(format_summary(summary, args.files))
+        if args.show_alerts:
+            for a in summary.alerts:
+                print(format_alert(a))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams import worker
+
+    if args.zones:
+        os.environ["MDA_ZONES"] = str(args.zones)
+    worker.main(args.faust_args)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import uuid
+
+    from kafka import KafkaProducer
+    from tqdm import tqdm
+
+    from replay.producer import replay_file
+    from streams.admin import ensure_topics
+    from streams.topics import TopicNames, topic_specs
+
+    settings = Settings()
+    if not settings.kafka_bootstrap:
+        print("mda replay needs MDA_KAFKA_BOOTSTRAP (the broker the workers use)", file=sys.stderr)
+        return 2
+    ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    names = TopicNames.from_settings(settings)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
+    run_id = uuid.uuid4().hex[:12]
+    with tqdm(unit=" lines", desc="replay") as bar:
+        for path in args.files:
+            replay_file(
+                producer,
+                names.raw,
+                path,
+                f"{args.source or path.name}",
+                speed=args.speed,
+                batch_lines=settings.raw_batch_lines,
+                on_lines=bar.update,
+            )
+    producer.flush()
+    producer.close()
+    print(f"replayed {len(args.files)} file(s) (run {run_id})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import demo
+
+    return demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mda", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="process recorded AIS files end to end, write alerts")
+    run.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    run.add_argument("--reference", type=Path, metavar="DIR", help="reference-data directory")
+    run.add_argument("--zones", type=Path, metavar="FILE", help="extra zones (GeoJSON)")
+    run.add_argument("--alerts-out", type=Path, metavar="PATH", help="alerts as JSON lines")
+    run.add_argument("--speed", type=_speed, default=None, metavar="max|N", help="default max")
+    run.add_argument("--show-alerts", action="store_true", help="print every alert")
+    run.add_argument("--quiet", action="store_true", help="print nothing")
+    run.set_defaults(func=cmd_run)
+
+    worker = sub.add_parser("worker", help="run a long-lived Faust worker")
+    worker.add_argument("--zones", type=Path, metavar="FILE")
+    worker.add_argument("faust_args", nargs=argparse.REMAINDER, help="passed to faust worker")
+    worker.set_defaults(func=cmd_worker)
+
+    replay = sub.add_parser("replay", help="put recorded files on ais.raw (long-running)")
+    replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    replay.add_argument("--speed", type=_speed, default=None, metavar="max|N")
+    replay.add_argument("--source", help="source name (default: the file name)")
+    replay.set_defaults(func=cmd_replay)
+
+    demo = sub.add_parser("demo", help="the bundled recording and scenario, end to end")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "files", None):
+        missing = [p for p in args.files if not p.exists()]
+        if missing:
+            print(f"mda: no such file: {', '.join(map(str, missing))}", file=sys.stderr)
+            sys.exit(2)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Every ``mda_*`` metric, defined in one place (DESIGN.md §10). Labels are low-cardinality."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from mda.alerts import RULES, SEVERITIES
+from mda.errors import RejectReason
+
+LINES_READ = Counter("mda_lines_read_total", "Input lines taken from ais.raw by the decode stage")
+MESSAGES_DECODED = Counter(
+    "mda_messages_decoded_total", "AIS messages decoded, by message type", ["msg_type"]
+)
+MESSAGES_REJECTED = Counter(
+    "mda_messages_rejected_total", "Inputs rejected, by reason", ["reason"]
+)
+DUPLICATES = Counter(
+    "mda_duplicates_suppressed_total", "Same transmission heard again (other station), dropped"
+)
+REPORTS_TRACKED = Counter("mda_reports_tracked_total", "Reports taken into vessel tracks")
+ALERTS = Counter("mda_alerts_total", "Alert messages emitted", ["rule", "severity", "status"])
+VESSELS = Gauge("mda_vessels_tracked", "Vessels with track state in this worker")
+EVENT_LAG = Histogram(
+    "mda_event_time_lag_seconds",
+    "Ingest time minus event time of reports at the track stage",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400, float("inf")),
+)
+STAGE_SECONDS = Histogram(
+    "mda_stage_processing_seconds",
+    "Processing time per Kafka message, by stage",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, float("inf")),
+)
+WATERMARK = Gauge(
+    "mda_watermark_seconds", "Event-time watermark of the track stage (max over partitions)"
+)
+
+
+def preinitialise() -> None:
+    """Create every known label value so dashboards show zeros, not gaps."""
+    for reason in RejectReason:
+        MESSAGES_REJECTED.labels(reason=reason.value)
+    for t in range(1, 28):
+        MESSAGES_DECODED.labels(msg_type=str(t))
+    for rule in RULES:
+        for sev in SEVERITIES:
+            for status in ("open", "update", "closed"):
+                ALERTS.labels(rule=rule, severity=sev, status=status)
+    for stage in ("decode", "track"):
+        STAGE_SECONDS.labels(stage=stage)

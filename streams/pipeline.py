@@ -1,0 +1,235 @@
+"""The stages of the pipeline as plain classes: bytes in, outgoing messages out.
+
+Agents (``streams.agents``) only unpack Kafka events, call a stage and send what it returns;
+the same stages run without Kafka in tests and in the in-process benchmark. Wire values are
+orjson bytes:
+
+- ``ais.raw``: ``{"lines": [RawLine…]}`` (a micro-batch of one source) or a control record.
+- ``ais.reports``: ``{"reports": [Report…]}``, one message per destination partition
+  (``mmsi % partitions``) so track state stays co-partitioned without ``group_by``.
+- ``mda.alerts``: one ``mda.alert/1`` object per message, key = MMSI.
+- control records ``{"ctl": "eof", "run": …, "source": …}`` follow a source's last line
+  through every stage (to every partition), carrying per-stage counts, so ``mda run`` knows
+  when every line has been processed and the alerts drained.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mda.alerts import Finding, to_message
+from mda.decode import Decoder
+from mda.geo import releasability
+from mda.hexgrid import PRESENCE_RES, latlng_to_cell
+from mda.model import RawLine, Reject, Report
+from mda.rules.context import RuleContext
+from mda.track import VesselTrack, step
+from streams.topics import TopicNames, partition_for_mmsi
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    """One message to send: topic, key, value, and the partition when it must be explicit."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+
+
+def _eof_of(msg: dict[str, Any]) -> bool:
+    return msg.get("ctl") == "eof"
+
+
+@dataclass
+class DecodeCounts:
+    lines: int = 0
+    decoded: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lines": self.lines, "decoded": dict(self.decoded), "rejected": dict(self.rejected)}
+
+
+class DecodeStage:
+    """ais.raw → ais.reports (batched per MMSI partition) + ais.rejected."""
+
+    def __init__(self, topics: TopicNames, partitions: int) -> None:
+        self.topics = topics
+        self.partitions = partitions
+        self.decoder = Decoder()
+        self.counts: dict[str, DecodeCounts] = defaultdict(DecodeCounts)
+        # Totals since start, for metrics; reset never.
+        self.last_rejects: list[Reject] = []
+
+    def handle(self, value: bytes) -> list[Out]:
+        msg = orjson.loads(value)
+        if _eof_of(msg):
+            return self._eof(msg)
+        by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        rejects: list[Reject] = []
+        decoded_types: list[int] = []
+        for d in msg["lines"]:
+            raw = RawLine.from_dict(d)
+            result = self.decoder.feed(raw)
+            c = self.counts[raw.source]
+            c.lines += 1
+            for t in result.decoded_types:
+                c.decoded[str(t)] += 1
+            for r in result.rejects:
+                c.rejected[r.reason] += 1
+            decoded_types += result.decoded_types
+            rejects += result.rejects
+            for report in result.reports:
+                by_partition[partition_for_mmsi(report.mmsi, self.partitions)].append(
+                    report.to_dict()
+                )
+        self.last_rejects = rejects
+        self.last_decoded_types = decoded_types
+        out = [
+            Out(self.topics.reports, b"batch", orjson.dumps({"reports": reports}), p)
+            for p, reports in sorted(by_partition.items())
+        ]
+        out += [self._reject_out(r) for r in rejects]
+        return out
+
+    def _reject_out(self, r: Reject) -> Out:
+        return Out(self.topics.rejected, r.source.encode(), orjson.dumps(r.to_dict()))
+
+    def _eof(self, msg: dict[str, Any]) -> list[Out]:
+        source = msg["source"]
+        pending = self.decoder.flush(source)
+        c = self.counts.pop(source, DecodeCounts())
+        for r in pending:
+            c.rejected[r.reason] += 1
+        self.last_rejects = pending
+        self.last_decoded_types = []
+        ctl = orjson.dumps({**msg, "decode": c.to_dict()})
+        return [self._reject_out(r) for r in pending] + [
+            Out(self.topics.reports, b"ctl", ctl, p) for p in range(self.partitions)
+        ]
+
+
+@dataclass
+class TrackCounts:
+    reports: int = 0
+    duplicates: int = 0
+    late: int = 0
+    vessels: set[int] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reports": self.reports,
+            "duplicates": self.duplicates,
+            "late": self.late,
+            "vessels": len(self.vessels),
+        }
+
+
+class TrackStage:
+    """ais.reports → mda.alerts (+ mda.presence), keeping per-MMSI state in ``tracks``.
+
+    ``tracks`` is the changelog-backed Faust table in the worker (a dict in tests). Each
+    changed vessel is written once per batch: the table write, not the report, is the unit
+    of persistence cost.
+    """
+
+    def __init__(
+        self,
+        topics: TopicNames,
+        partitions: int,
+        ctx: RuleContext,
+        tracks: MutableMapping[int, VesselTrack],
+    ) -> None:
+        self.topics = topics
+        self.partitions = partitions
+        self.ctx = ctx
+        self.tracks = tracks
+        self.watermarks: dict[int, int] = {}
+        self.counts: dict[tuple[str, int], TrackCounts] = defaultdict(TrackCounts)
+        self.last_findings: list[Finding] = []
+        self.last_lags_s: list[float] = []
+
+    def handle(self, value: bytes, partition: int) -> list[Out]:
+        msg = orjson.loads(value)
+        if _eof_of(msg):
+            return self._eof(msg, partition)
+        changed: dict[int, VesselTrack] = {}
+        findings: list[Finding] = []
+        presence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        lags: list[float] = []
+        watermark = self.watermarks.get(partition, 0)
+        now_s = time.time()
+        for d in msg["reports"]:
+            report = Report.from_dict(d)
+            c = self.counts[(report.source, partition)]
+            mmsi = report.mmsi
+            track = changed.get(mmsi) or self.tracks.get(mmsi)
+            result = step(track, report, self.ctx)
+            if result.duplicate:
+                c.duplicates += 1
+                continue
+            if result.late:
+                c.late += 1
+                continue
+            c.reports += 1
+            c.vessels.add(mmsi)
+            watermark = max(watermark, report.event_ms)
+            lags.append(now_s - report.event_ms / 1000)
+            if result.track is not None:
+                changed[mmsi] = result.track
+            findings += result.findings
+            if report.lat is not None and report.lon is not None:
+                cell = latlng_to_cell(report.lat, report.lon, PRESENCE_RES)
+                presence[int(cell, 16) % self.partitions].append(
+                    {
+                        "mmsi": mmsi,
+                        "cell": cell,
+                        "lat": report.lat,
+                        "lon": report.lon,
+                        "sog_kn": report.sog_kn,
+                        "cog_deg": report.cog_deg,
+                        "event_ms": report.event_ms,
+                    }
+                )
+        self.watermarks[partition] = watermark
+        for mmsi, track in changed.items():
+            self.tracks[mmsi] = track
+        self.last_findings = findings
+        self.last_lags_s = lags
+        out = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
+        out += [
+            Out(self.topics.presence, b"batch", orjson.dumps({"presence": recs}), p)
+            for p, recs in sorted(presence.items())
+        ]
+        return out
+
+    def _alert_out(self, f: Finding, track: VesselTrack | None) -> Out:
+        geo = self.ctx.geography
+        track = track or self.tracks.get(f.mmsi)
+        flag = self.ctx.mids.flag_of(f.mmsi)
+        identity = track.identity(flag) if track else None
+        if f.lat is not None and f.lon is not None:
+            jurisdiction = geo.jurisdiction(f.lat, f.lon)
+        else:
+            jurisdiction = "INTL"
+        message = to_message(
+            f,
+            identity or VesselTrack(mmsi=f.mmsi, last_ms=f.event_ms).identity(flag),
+            jurisdiction,
+            releasability(jurisdiction),
+        )
+        return Out(self.topics.alerts, str(f.mmsi).encode(), orjson.dumps(message))
+
+    def _eof(self, msg: dict[str, Any], partition: int) -> list[Out]:
+        c = self.counts.pop((msg["source"], partition), TrackCounts())
+        ctl = orjson.dumps({**msg, "reports_partition": partition, "track": c.to_dict()})
+        self.last_findings = []
+        self.last_lags_s = []
+        return [Out(self.topics.alerts, b"ctl", ctl, q) for q in range(self.partitions)]

@@ -1,0 +1,225 @@
+"""``mda run``: recorded files end to end through the real pipeline, alerts to JSON lines.
+
+Starts (or uses) a broker, creates the topics, starts a worker process with an app id of its
+own, replays the files onto ``ais.raw``, then reads ``mda.alerts`` until the end-of-file
+control record of every source has come through every partition — at that point every input
+line has been decoded, tracked and its alerts sent — and stops the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from tqdm import tqdm
+
+from replay.producer import replay_file, send_eof
+from streams.admin import ensure_topics
+from streams.broker import free_port, start_broker
+from streams.settings import Settings
+from streams.topics import TopicNames, topic_specs
+
+
+@dataclass
+class RunSummary:
+    lines: int = 0
+    decoded: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    reports: int = 0
+    duplicates: int = 0
+    late: int = 0
+    vessels: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_eof(self, ctl: dict[str, Any]) -> None:
+        track = ctl.get("track", {})
+        self.reports += track.get("reports", 0)
+        self.duplicates += track.get("duplicates", 0)
+        self.late += track.get("late", 0)
+        self.vessels += track.get("vessels", 0)
+
+    def add_decode(self, decode: dict[str, Any]) -> None:
+        self.lines += decode.get("lines", 0)
+        self.decoded.update(decode.get("decoded", {}))
+        self.rejected.update(decode.get("rejected", {}))
+
+
+@contextlib.contextmanager
+def bootstrap_for(settings: Settings, log_dir: Path) -> Iterator[str]:
+    """The configured Kafka, or an embedded broker for the duration of the block."""
+    if settings.kafka_bootstrap:
+        yield settings.kafka_bootstrap
+        return
+    broker = start_broker(log_path=log_dir / "broker.log")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@contextlib.contextmanager
+def worker_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``mda worker`` subprocess, stopped with SIGTERM (SIGKILL after 10 s) afterwards."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            yield proc
+        finally:
+            stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def _end_offsets(consumer: KafkaConsumer, topic: str, partitions: int) -> dict[int, int]:
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    ends = consumer.end_offsets(tps)
+    return {tp.partition: off for tp, off in ends.items()}
+
+
+def run_files(
+    files: list[Path],
+    settings: Settings,
+    *,
+    alerts_out: Path | None,
+    speed: float | None,
+    progress: bool = True,
+    stall_timeout_s: float = 180.0,
+) -> RunSummary:
+    """Process ``files`` through the pipeline; returns the summary with every alert message."""
+    run_id = uuid.uuid4().hex[:12]
+    workdir = Path(tempfile.mkdtemp(prefix=f"mda-run-{run_id}-"))
+    names = TopicNames.from_settings(settings)
+    n = settings.partitions
+    sources = [f"{run_id}/{i}/{p.name}" for i, p in enumerate(files)]
+    summary = RunSummary()
+    try:
+        with bootstrap_for(settings, workdir) as bootstrap:
+            ensure_topics(bootstrap, topic_specs(settings))
+            consumer = KafkaConsumer(
+                bootstrap_servers=bootstrap,
+                enable_auto_commit=False,
+                value_deserializer=None,
+                fetch_max_wait_ms=100,
+            )
+            tps = [TopicPartition(names.alerts, p) for p in range(n)]
+            consumer.assign(tps)
+            for tp, off in _end_offsets(consumer, names.alerts, n).items():
+                consumer.seek(TopicPartition(names.alerts, tp), off)
+            env = {
+                **os.environ,
+                "MDA_KAFKA_BOOTSTRAP": bootstrap,
+                "MDA_APP_ID": f"mda-run-{run_id}",
+                "MDA_WEB_PORT": str(free_port()),
+                "MDA_DATA_DIR": str(workdir / "data"),
+                "MDA_PARTITIONS": str(n),
+                "MDA_TOPIC_PREFIX": settings.topic_prefix,
+                "MDA_THRESHOLDS_JSON": settings.thresholds_json,
+            }
+            if settings.zones:
+                env["MDA_ZONES"] = str(settings.zones)
+            if settings.reference_dir:
+                env["MDA_REFERENCE_DIR"] = str(settings.reference_dir)
+            with worker_process(env, workdir / "worker.log") as worker:
+                producer = KafkaProducer(
+                    bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024
+                )
+                bar = tqdm(
+                    total=None, unit=" lines", disable=not progress, desc="replay", leave=False
+                )
+                try:
+                    for path, source in zip(files, sources, strict=True):
+                        replay_file(
+                            producer,
+                            names.raw,
+                            path,
+                            source,
+                            speed=speed,
+                            batch_lines=settings.raw_batch_lines,
+                            on_lines=bar.update,
+                        )
+                        send_eof(producer, names.raw, source, run_id)
+                    producer.flush()
+                finally:
+                    bar.close()
+                    producer.close()
+                _collect(consumer, summary, run_id, len(sources) * n * n, worker, stall_timeout_s)
+            consumer.close()
+    except BaseException:
+        log = workdir / "worker.log"
+        if log.exists():
+            sys.stderr.write(f"--- worker log ({log}) ---\n{log.read_text()[-4000:]}\n")
+        raise
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    summary.alerts.sort(key=lambda a: (a["event_time"], a["alert_id"], a["status"]))
+    if alerts_out is not None:
+        with open(alerts_out, "wb") as out:
+            for alert in summary.alerts:
+                out.write(orjson.dumps(alert) + b"\n")
+    return summary
+
+
+def _collect(
+    consumer: KafkaConsumer,
+    summary: RunSummary,
+    run_id: str,
+    expected_eofs: int,
+    worker: subprocess.Popen[bytes],
+    stall_timeout_s: float,
+) -> None:
+    eofs = 0
+    decode_seen: set[str] = set()
+    last_progress = time.monotonic()
+    while eofs < expected_eofs:
+        if worker.poll() is not None:
+            raise RuntimeError(f"worker exited early with code {worker.returncode}")
+        if time.monotonic() - last_progress > stall_timeout_s:
+            raise TimeoutError(
+                f"no progress for {stall_timeout_s:.0f}s ({eofs}/{expected_eofs} end markers)"
+            )
+        batch = consumer.poll(timeout_ms=200)
+        for records in batch.values():
+            for rec in records:
+                msg = orjson.loads(rec.value)
+                last_progress = time.monotonic()
+                if msg.get("ctl") == "eof":
+                    if msg.get("run") != run_id:
+                        continue
+                    eofs += 1
+                    # Each copy goes to every alerts partition: count one copy of each.
+                    if rec.partition == 0:
+                        summary.add_eof(msg)
+                    if msg["source"] not in decode_seen:
+                        decode_seen.add(msg["source"])
+                        summary.add_decode(msg.get("decode", {}))
+                else:
+                    summary.alerts.append(msg)

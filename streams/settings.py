@@ -1,0 +1,50 @@
+"""One settings object for every command and the worker: environment variables ``MDA_*``.
+
+Built at the edges (CLI, worker start-up); the domain layer receives plain arguments.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of the pipeline (see the README's configuration table)."""
+
+    model_config = SettingsConfigDict(env_prefix="MDA_", extra="ignore")
+
+    #: Kafka bootstrap servers (``host:port[,host:port]``). Unset: start the embedded broker.
+    kafka_bootstrap: str | None = None
+    #: Faust application id (consumer group and changelog topic prefix).
+    app_id: str = "mda"
+    #: Prefix for every topic name, to isolate runs sharing one cluster.
+    topic_prefix: str = ""
+    #: Partitions of ais.raw, ais.reports, mda.presence and mda.alerts (and the changelogs).
+    partitions: int = 4
+    #: Worker web server (``/metrics``, health).
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    #: Faust data directory (table stores).
+    data_dir: Path = Path(".mda-data")
+    #: Table store: ``memory://`` or ``rocksdb://`` (production, needs rocksdict).
+    table_store: str = "memory://"
+    #: Consumer session timeout. The embedded broker answers a new group's first join after
+    #: about half of it, so 6–10 s (not Faust's 60 s default) keeps start-up fast.
+    session_timeout_s: float = 10.0
+    #: Extra zones (GeoJSON, DESIGN.md §7) added to the shipped defaults.
+    zones: Path | None = None
+    #: Reference-data directory (DESIGN.md §7).
+    reference_dir: Path | None = None
+    #: Threshold overrides as JSON, e.g. ``{"jump_speed_kn": 50}``.
+    thresholds_json: str = "{}"
+    #: Lines per ais.raw message (replay micro-batch).
+    raw_batch_lines: int = 500
+    log_level: str = "info"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
