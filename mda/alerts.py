@@ -88,8 +88,10 @@ class VesselIdentity:
 
 def iso_utc(ms: int) -> str:
     """ISO-8601 UTC with millisecond precision and a ``Z`` suffix."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 

@@ -29,6 +29,7 @@ class RejectReason(enum.StrEnum):
     LINE_TOO_LONG = "line_too_long"
     BAD_ENCODING = "bad_encoding"
     LATE_EVENT = "late_event"
+    BAD_REFERENCE_DATA = "bad_reference_data"  # a reference file (zones, MID table) is malformed
     TRUNCATED_INPUT = "truncated_input"  # a file (e.g. gzip) ended in the middle of its data
 
 

@@ -13,9 +13,17 @@ from pathlib import Path
 import orjson
 from kafka import KafkaProducer
 
-from mda.lines import line_event_ms
+from mda.lines import parse_line
 from mda.model import RawLine
 from replay.files import iter_raw_lines
+
+
+def line_event_ms(text: str) -> int | None:
+    """The event time a line carries (tag block, USCG field, prefix, ``$PGHP``), if any."""
+    parsed = parse_line(text)
+    if parsed.context_ms is not None:
+        return parsed.context_ms
+    return next((s.event_ms for s in parsed.sentences if s.event_ms is not None), None)
 
 
 def batches(lines: Iterable[RawLine], size: int) -> Iterator[list[RawLine]]:

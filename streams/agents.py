@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.sensors.prometheus import setup_prometheus_sensors
 
 from mda.geo import Geography
 from mda.mid import MidTable
@@ -37,11 +38,13 @@ topics_by_name: dict[str, faust.TopicT] = {
 }
 
 tracks = app.Table(
-    "tracks", partitions=n, key_serializer="json", value_serializer=CODEC_NAME, default=None
+    "tracks",
+    partitions=n,
+    schema=faust.Schema(key_serializer="json", value_serializer=CODEC_NAME),
 )
 
 metrics.preinitialise()
-faust.sensors.prometheus.setup_prometheus_sensors(app, pattern="/metrics")
+setup_prometheus_sensors(app, pattern="/metrics")
 
 _decode_stage = DecodeStage(names, n)
 _track_stage: TrackStage | None = None

@@ -36,7 +36,9 @@ def format_summary(summary: Any, files: list[Path]) -> str:
         f"files: {', '.join(p.name for p in files)}",
         f"lines read: {summary.lines}",
         f"decoded messages: {sum(summary.decoded.values())}  by type: "
-        + ", ".join(f"{t}:{c}" for t, c in sorted(summary.decoded.items(), key=lambda x: int(x[0]))),
+        + ", ".join(
+            f"{t}:{c}" for t, c in sorted(summary.decoded.items(), key=lambda x: int(x[0]))
+        ),
         f"rejected: {sum(summary.rejected.values())}  by reason: "
         + (", ".join(f"{r}:{c}" for r, c in summary.rejected.most_common()) or "-"),
         f"reports tracked: {summary.reports}  duplicates suppressed: {summary.duplicates}"

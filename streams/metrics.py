@@ -11,9 +11,7 @@ LINES_READ = Counter("mda_lines_read_total", "Input lines taken from ais.raw by 
 MESSAGES_DECODED = Counter(
     "mda_messages_decoded_total", "AIS messages decoded, by message type", ["msg_type"]
 )
-MESSAGES_REJECTED = Counter(
-    "mda_messages_rejected_total", "Inputs rejected, by reason", ["reason"]
-)
+MESSAGES_REJECTED = Counter("mda_messages_rejected_total", "Inputs rejected, by reason", ["reason"])
 DUPLICATES = Counter(
     "mda_duplicates_suppressed_total", "Same transmission heard again (other station), dropped"
 )

@@ -117,6 +117,10 @@ def run_files(
     """Process ``files`` through the pipeline; returns the summary with every alert message."""
     run_id = uuid.uuid4().hex[:12]
     workdir = Path(tempfile.mkdtemp(prefix=f"mda-run-{run_id}-"))
+    if settings.kafka_bootstrap and not settings.topic_prefix:
+        # A shared cluster: the run's worker (a new consumer group reading from the earliest
+        # offset) must not re-process what other runs left on the contract topics.
+        settings = settings.model_copy(update={"topic_prefix": f"run.{run_id}."})
     names = TopicNames.from_settings(settings)
     n = settings.partitions
     sources = [f"{run_id}/{i}/{p.name}" for i, p in enumerate(files)]

@@ -12,7 +12,6 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from mda.alerts import Finding
-from mda.mid import MmsiClass
 from mda.model import Report
 from mda.rules.context import RuleContext
 
@@ -20,10 +19,6 @@ if TYPE_CHECKING:
     from mda.track import VesselTrack
 
 RULE = "INVALID_MMSI"
-
-INVALID_CLASSES = frozenset(
-    {MmsiClass.PLACEHOLDER, MmsiClass.UNALLOCATED_MID, MmsiClass.BAD_LENGTH}
-)
 
 
 def check(
@@ -33,7 +28,7 @@ def check(
     if report.lat is None or report.lon is None:
         return new, []
     mmsi_class = ctx.mids.classify_mmsi(report.mmsi)
-    if mmsi_class not in INVALID_CLASSES:
+    if not mmsi_class.is_invalid:
         return new, []
     last = new.invalid_mmsi_ms
     if last is not None and report.event_ms - last < th.invalid_mmsi_repeat_s * 1000:

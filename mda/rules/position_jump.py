@@ -38,7 +38,9 @@ def check(
         or old.pos_ms is None
         or report.lat is None
         or report.lon is None
+        or report.time_source == "ingest"
     ):
+        # Without a recorded time (ingest time only) an implied speed means nothing.
         return new, []
     dist_m = distance_m(old.lat, old.lon, report.lat, report.lon)
     if dist_m <= th.jump_distance_m:

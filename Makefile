@@ -1,0 +1,41 @@
+# Two commands do everything from a fresh clone: `make demo` and `make test`.
+# The virtualenv lives at .venv, so the CLI is .venv/bin/mda after either.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test check lint typecheck unit integration bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/mda demo
+
+lint: install
+	$(BIN)/ruff check mda streams replay tests scripts
+	$(BIN)/ruff format --check mda streams replay tests scripts
+
+typecheck: install
+	$(BIN)/mypy --strict mda
+
+check: lint typecheck
+
+# The whole suite: lint, types, unit, agent and integration tests (real embedded broker).
+test: check
+	$(BIN)/pytest -q -p no:cacheprovider
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install
+	$(BIN)/pytest -q tests/integration
+
+clean:
+	rm -rf $(VENV) .mda-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,505 @@
+"""Decode raw input lines into normalised :class:`~mda.model.Report` values.
+
+This is the one module that decodes AIS payloads with pyais. A :class:`Decoder` is stateful
+because the fragments of a multipart message arrive on separate lines of the same source, in
+order (``ais.raw`` is keyed by source, so one partition sees a whole source).
+
+Accounting: every physical line fed in ends up as at least one decoded message
+(:attr:`DecodeResult.decoded_types`), at least one :class:`~mda.model.Reject`, a fragment held
+for assembly (rejected later if it never completes, see :meth:`Decoder.flush`), or a ``$PGHP``
+time context (consumed: it only dates the lines after it). Comments and blank lines are
+rejects (``NOT_NMEA``/``EMPTY_LINE``) so that totals add up. :meth:`Decoder.feed` never raises
+for bad data.
+
+Multipart assembly uses pyais's own primitive (``NMEAMessage.assemble_from_iterable``); the
+buffer is keyed like pyais's ``stream.py`` — talker, channel, sequence id and fragment count,
+per source — plus the tag-block ``g:`` group id when there is one. It is bounded per source and
+expires by event time, never by the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pyais.exceptions import AISBaseException, UnknownMessageException
+from pyais.messages import AISSentence, NMEAMessage, NMEASentenceFactory
+
+from mda import invalid_values as iv
+from mda.csv_reports import row_to_report
+from mda.errors import DecodeError, RejectReason
+from mda.lines import SentencePart, parse_line, plain_sentence
+from mda.model import (
+    POSITION_TYPES,
+    STATIC_TYPES,
+    AisClass,
+    RawLine,
+    Reject,
+    Report,
+    TimeSource,
+)
+
+#: Fragments held per source before the oldest is rejected.
+MAX_PENDING_PER_SOURCE: Final = 1000
+#: A pending fragment this much older (event time) than the newest line of its source expires.
+FRAGMENT_TTL_MS: Final = 60_000
+#: Stations tracked per source for expiry before the table is reset (bounds hostile input).
+_MAX_STATIONS: Final = 4096
+
+_REPORT_TYPES: Final = POSITION_TYPES | STATIC_TYPES
+_CLASS_BY_TYPE: Final[dict[int, AisClass]] = {
+    1: "A",
+    2: "A",
+    3: "A",
+    5: "A",
+    18: "B",
+    19: "B",
+    24: "B",
+}
+_position = iv.position_or_none
+_sog = iv.sog_kn_or_none
+_cog = iv.cog_deg_or_none
+_heading = iv.heading_deg_or_none
+_status = iv.nav_status_or_none
+_ship_type = iv.ship_type_or_none
+_text = iv.text_or_none
+_RANK: Final[dict[TimeSource, int]] = {"tagblock": 0, "uscg": 1, "line": 2, "ingest": 3}
+
+_Key = tuple[str, str, int | None, int, int | None]
+_Clock = tuple[str | None, TimeSource]
+
+
+class DecodeResult:
+    """What one :meth:`Decoder.feed` produced.
+
+    ``decoded_types`` lists the message type of every message pyais decoded, including types
+    that give no report (4, 8, 21, 27 …) and messages rejected afterwards (MMSI 0), so that
+    ``mda_messages_decoded_total{type}`` matches what was on the air. A plain slotted class:
+    it is created for every line, and the caller only reads it.
+    """
+
+    __slots__ = ("decoded_types", "rejects", "reports")
+
+    def __init__(self) -> None:
+        self.reports: list[Report] = []
+        self.rejects: list[Reject] = []
+        self.decoded_types: list[int] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"DecodeResult(reports={self.reports!r}, rejects={self.rejects!r}, "
+            f"decoded_types={self.decoded_types!r})"
+        )
+
+
+@dataclass(slots=True)
+class _Fragment:
+    sentence: AISSentence
+    part: SentencePart
+    event_ms: int
+    time_source: TimeSource
+    line_no: int
+    text: str
+
+
+@dataclass(slots=True)
+class _Pending:
+    fragments: list[_Fragment]
+    frag_cnt: int
+    clock: _Clock
+    #: The newest event time of that clock when the first fragment arrived.
+    watermark_ms: int
+
+
+@dataclass(slots=True)
+class _SourceState:
+    pending: dict[_Key, _Pending] = field(default_factory=dict)
+    #: Newest event time per clock: (receiving station or ``None``, time source).
+    newest_ms: dict[_Clock, int] = field(default_factory=dict)
+    context_ms: int | None = None
+
+
+class Decoder:
+    """Decode :class:`~mda.model.RawLine` values, one source's lines in order.
+
+    One instance may serve many sources; its state (pending fragments, the last ``$PGHP`` time,
+    the newest event time) is kept per source.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_pending_per_source: int = MAX_PENDING_PER_SOURCE,
+        fragment_ttl_ms: int = FRAGMENT_TTL_MS,
+    ) -> None:
+        self._max_pending = max_pending_per_source
+        self._ttl_ms = fragment_ttl_ms
+        self._sources: dict[str, _SourceState] = {}
+
+    def pending_count(self, source: str) -> int:
+        """Fragments held for ``source`` (a gauge for monitoring, and for tests)."""
+        state = self._sources.get(source)
+        return 0 if state is None else sum(len(p.fragments) for p in state.pending.values())
+
+    def feed(self, raw: RawLine) -> DecodeResult:
+        """Decode one physical line; bad data becomes rejects, never an exception."""
+        result = DecodeResult()
+        if raw.csv_header is not None:
+            self._feed_csv(raw, result)
+            return result
+        text = raw.text
+        if plain_sentence(text):
+            # One bare sentence (most lines of most feeds): no envelope to take apart.
+            state = self._sources.get(raw.source)
+            if state is None:
+                state = self._sources[raw.source] = _SourceState()
+            self._sentence(raw, SentencePart(text.encode("ascii")), state, result)
+            return result
+        sentences, problems, context_ms = parse_line(text)
+        for problem in problems:
+            result.rejects.append(
+                Reject(problem.reason.value, problem.detail, raw.source, raw.line_no, raw.text)
+            )
+        state = self._sources.get(raw.source)
+        if state is None:
+            state = self._sources[raw.source] = _SourceState()
+        if context_ms is not None:
+            state.context_ms = context_ms
+        for part in sentences:
+            self._sentence(raw, part, state, result)
+        return result
+
+    def flush(self, source: str) -> list[Reject]:
+        """Reject every fragment still pending for ``source`` (end of input)."""
+        state = self._sources.get(source)
+        if state is None:
+            return []
+        rejects = [
+            _incomplete(source, p, "input ended before the message was complete")
+            for p in state.pending.values()
+        ]
+        state.pending.clear()
+        return rejects
+
+    def flush_all(self) -> list[Reject]:
+        """:meth:`flush` for every source seen."""
+        return [r for source in list(self._sources) for r in self.flush(source)]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _feed_csv(self, raw: RawLine, result: DecodeResult) -> None:
+        assert raw.csv_header is not None
+        if not raw.text.strip():
+            self._reject(result, raw, RejectReason.EMPTY_LINE, "blank line")
+            return
+        try:
+            report, msg_type = row_to_report(raw.csv_header, raw.text, source=raw.source)
+        except DecodeError as exc:
+            result.rejects.append(
+                Reject(exc.reason.value, exc.detail, raw.source, raw.line_no, raw.text)
+            )
+            return
+        result.decoded_types.append(msg_type)
+        if report is not None:
+            result.reports.append(report)
+
+    def _sentence(
+        self, raw: RawLine, part: SentencePart, state: _SourceState, result: DecodeResult
+    ) -> None:
+        try:
+            sentence = NMEASentenceFactory.produce(part.nmea)
+        except UnknownMessageException as exc:
+            self._reject(result, raw, RejectReason.UNSUPPORTED_SENTENCE, str(exc))
+            return
+        except AISBaseException as exc:
+            self._reject(result, raw, RejectReason.MALFORMED_SENTENCE, str(exc))
+            return
+        except Exception as exc:  # pyais on hostile input: data, not a bug of ours
+            self._reject(result, raw, RejectReason.MALFORMED_SENTENCE, _exc_detail(exc))
+            return
+        if not isinstance(sentence, AISSentence):  # the line parser only passes VDM/VDO
+            self._reject(result, raw, RejectReason.UNSUPPORTED_SENTENCE, sentence.type)
+            return
+        if not sentence.is_valid:
+            self._reject(result, raw, RejectReason.BAD_CHECKSUM, f"expected {sentence.checksum}")
+            return
+
+        if part.event_ms is not None and part.time_source is not None:
+            event_ms, time_source = part.event_ms, part.time_source
+        elif state.context_ms is not None:
+            event_ms, time_source = state.context_ms, "line"
+        else:
+            event_ms, time_source = raw.ingest_ms, "ingest"
+        newest_ms = state.newest_ms
+        station = part.station
+        clock = (station, time_source)
+        newest = newest_ms.get(clock)
+        if newest is None or event_ms > newest:
+            if newest is None and len(newest_ms) >= _MAX_STATIONS:
+                newest_ms.clear()  # hostile input inventing stations; expiry restarts
+            newest_ms[clock] = event_ms
+            if state.pending:
+                self._expire(raw.source, state, result)
+
+        if sentence.frag_cnt == 1:
+            self._decode(raw, sentence, event_ms, time_source, station, sentence.fill_bits, result)
+            return
+
+        fragment = _Fragment(sentence, part, event_ms, time_source, raw.line_no, raw.text)
+        key: _Key = (
+            sentence.talker_id,
+            sentence.channel,
+            sentence.seq_id,
+            sentence.frag_cnt,
+            part.group_id,
+        )
+        pending = state.pending
+        if sentence.frag_num == 1:
+            old = pending.pop(key, None)
+            if old is not None:
+                result.rejects.append(
+                    _incomplete(raw.source, old, "a new first fragment replaced it")
+                )
+            elif len(pending) >= self._max_pending:
+                oldest = next(iter(pending))
+                result.rejects.append(
+                    _incomplete(raw.source, pending.pop(oldest), "fragment buffer full")
+                )
+            pending[key] = _Pending(
+                [fragment], sentence.frag_cnt, clock, state.newest_ms.get(clock, event_ms)
+            )
+            return
+        entry = pending.get(key)
+        if entry is None:
+            self._reject(result, raw, RejectReason.ORPHAN_FRAGMENT, f"fragment {sentence.frag_num}")
+            return
+        if sentence.frag_num != len(entry.fragments) + 1:
+            self._reject(
+                result,
+                raw,
+                RejectReason.ORPHAN_FRAGMENT,
+                f"fragment {sentence.frag_num} out of order",
+            )
+            return
+        entry.fragments.append(fragment)
+        if len(entry.fragments) < entry.frag_cnt:
+            return
+        del pending[key]
+        frags = entry.fragments
+        best = frags[0]
+        for f in frags[1:]:
+            if _RANK[f.time_source] < _RANK[best.time_source]:
+                best = f
+        fill_bits = frags[-1].sentence.fill_bits
+        assembled = NMEAMessage.assemble_from_iterable([f.sentence for f in frags])
+        self._decode(
+            raw,
+            assembled,
+            best.event_ms,
+            best.time_source,
+            _first_station(frags),
+            fill_bits,
+            result,
+        )
+
+    def _expire(self, source: str, state: _SourceState, result: DecodeResult) -> None:
+        # A fragment expires once the clock that dated it has moved on by the TTL since the
+        # fragment arrived. Comparing with the fragment's own time instead would expire it on
+        # arrival in feeds whose timestamps are out of order (satellite feeds, EE/ORBCOMM).
+        # A clock is a (station, time source) pair: stations' clocks and downlink delays differ
+        # by far more than the TTL, and a tag-block time and the ingest time of an undated
+        # second fragment are not comparable. The scan is over the small, bounded buffer.
+        newest_ms = state.newest_ms
+        ttl_ms = self._ttl_ms
+        expired = [
+            key
+            for key, entry in state.pending.items()
+            if newest_ms.get(entry.clock, entry.watermark_ms) - entry.watermark_ms > ttl_ms
+        ]
+        for key in expired:
+            result.rejects.append(_incomplete(source, state.pending.pop(key), "expired"))
+
+    def _decode(
+        self,
+        raw: RawLine,
+        sentence: AISSentence,
+        event_ms: int,
+        time_source: TimeSource,
+        station: str | None,
+        fill_bits: int,
+        result: DecodeResult,
+    ) -> None:
+        payload = sentence.payload
+        if not payload:
+            self._reject(result, raw, RejectReason.EMPTY_PAYLOAD, "", event_ms)
+            return
+        try:
+            msg = sentence.decode()
+        except Exception as exc:  # pyais raises assorted errors on bad bits: data, not bugs
+            self._reject(result, raw, RejectReason.DECODE_ERROR, _exc_detail(exc), event_ms)
+            return
+        msg_type: int = msg.msg_type
+        result.decoded_types.append(msg_type)
+        if msg_type not in _REPORT_TYPES:
+            return
+        mmsi: int = msg.mmsi
+        if not mmsi:
+            self._reject(result, raw, RejectReason.BAD_MMSI, "MMSI 0", event_ms)
+            return
+        result.reports.append(
+            _build_report(
+                msg,
+                msg_type,
+                mmsi,
+                event_ms,
+                time_source,
+                raw.source,
+                station,
+                f"{payload.decode('ascii')},{fill_bits}",
+            )
+        )
+
+    @staticmethod
+    def _reject(
+        result: DecodeResult,
+        raw: RawLine,
+        reason: RejectReason,
+        detail: str,
+        event_ms: int | None = None,
+    ) -> None:
+        result.rejects.append(
+            Reject(reason.value, detail[:200], raw.source, raw.line_no, raw.text, event_ms)
+        )
+
+
+def _exc_detail(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _first_station(frags: Sequence[_Fragment]) -> str | None:
+    for f in frags:
+        if f.part.station is not None:
+            return f.part.station
+    return None
+
+
+def _incomplete(source: str, entry: _Pending, why: str) -> Reject:
+    first = entry.fragments[0]
+    return Reject(
+        RejectReason.INCOMPLETE_MULTIPART.value,
+        f"{len(entry.fragments)} of {entry.frag_cnt} fragments; {why}",
+        source,
+        first.line_no,
+        "\n".join(f.text for f in entry.fragments),
+        first.event_ms,
+    )
+
+
+def _build_report(
+    msg: Any,
+    msg_type: int,
+    mmsi: int,
+    event_ms: int,
+    time_source: TimeSource,
+    source: str,
+    station: str | None,
+    dedup_key: str,
+) -> Report:
+    """Map a decoded pyais message onto a :class:`Report`, normalising "not available"."""
+    lat = lon = sog = cog = None
+    heading = status = None
+    name = callsign = None
+    imo = ship_type = None
+    if msg_type in POSITION_TYPES:
+        lat, lon = _position(msg.lat, msg.lon)
+        if msg_type == 27:
+            sog = iv.type27_sog_kn_or_none(msg.speed)
+        else:
+            sog = _sog(msg.speed)
+            heading = _heading(msg.heading)
+        cog = _cog(msg.course)
+        if msg_type <= 3 or msg_type == 27:
+            status = _status(msg.status)
+        elif msg_type == 19:
+            name = _text(msg.shipname)
+            ship_type = _ship_type(msg.ship_type)
+    elif msg_type == 5:
+        name = _text(msg.shipname)
+        callsign = _text(msg.callsign)
+        imo = iv.imo_or_none(msg.imo)
+        ship_type = _ship_type(msg.ship_type)
+    elif msg_type == 24:
+        if msg.partno == 0:
+            name = _text(msg.shipname)
+        else:
+            callsign = _text(msg.callsign)
+            ship_type = _ship_type(msg.ship_type)
+    # A frozen dataclass's __init__ goes through object.__setattr__ for each of the 18 fields,
+    # which costs as much as a third of pyais's own decode; this runs for every report, so the
+    # slots are filled through their descriptors instead (same result: the instance is frozen
+    # for everyone else). tests/unit/test_decode.py pins the field list.
+    r = _new_report(Report)
+    _set_mmsi(r, mmsi)
+    _set_msg_type(r, msg_type)
+    _set_event_ms(r, event_ms)
+    _set_time_source(r, time_source)
+    _set_source(r, source)
+    _set_station(r, station)
+    _set_lat(r, lat)
+    _set_lon(r, lon)
+    _set_sog_kn(r, sog)
+    _set_cog_deg(r, cog)
+    _set_heading_deg(r, heading)
+    _set_nav_status(r, status)
+    _set_ais_class(r, _CLASS_BY_TYPE.get(msg_type))
+    _set_name(r, name)
+    _set_callsign(r, callsign)
+    _set_imo(r, imo)
+    _set_ship_type(r, ship_type)
+    _set_dedup_key(r, dedup_key)
+    return r
+
+
+#: The Report fields :func:`_build_report` fills, in declaration order.
+REPORT_FIELDS: Final = (
+    "mmsi",
+    "msg_type",
+    "event_ms",
+    "time_source",
+    "source",
+    "station",
+    "lat",
+    "lon",
+    "sog_kn",
+    "cog_deg",
+    "heading_deg",
+    "nav_status",
+    "ais_class",
+    "name",
+    "callsign",
+    "imo",
+    "ship_type",
+    "dedup_key",
+)
+_new_report = object.__new__
+(
+    _set_mmsi,
+    _set_msg_type,
+    _set_event_ms,
+    _set_time_source,
+    _set_source,
+    _set_station,
+    _set_lat,
+    _set_lon,
+    _set_sog_kn,
+    _set_cog_deg,
+    _set_heading_deg,
+    _set_nav_status,
+    _set_ais_class,
+    _set_name,
+    _set_callsign,
+    _set_imo,
+    _set_ship_type,
+    _set_dedup_key,
+) = (getattr(Report, f).__set__ for f in REPORT_FIELDS)

@@ -1,0 +1,62 @@
+"""The decode and track stages without Kafka: bytes in, outgoing messages out."""
+
+from __future__ import annotations
+
+import orjson
+
+from mda.geo import Geography
+from mda.mid import MidTable
+from mda.model import RawLine
+from mda.rules.context import RuleContext
+from mda.track import VesselTrack
+from replay.scenarios import great_lakes_demo
+from streams.pipeline import DecodeStage, TrackStage
+from streams.settings import Settings
+from streams.topics import TopicNames, partition_for_mmsi
+
+NAMES = TopicNames.from_settings(Settings())
+
+
+def raw_batch(lines: list[str], source: str = "test") -> bytes:
+    recs = [RawLine(source, i, text, 0).to_dict() for i, text in enumerate(lines, 1)]
+    return orjson.dumps({"lines": recs})
+
+
+def test_decode_stage_sends_one_message_per_destination_partition() -> None:
+    stage = DecodeStage(NAMES, 4)
+    outs = stage.handle(raw_batch(great_lakes_demo().lines))
+    reports = [o for o in outs if o.topic == NAMES.reports]
+    assert len(reports) == len({o.partition for o in reports}) <= 4
+    for o in reports:
+        for r in orjson.loads(o.value)["reports"]:
+            assert partition_for_mmsi(r["mmsi"], 4) == o.partition
+
+
+def test_eof_carries_counts_to_every_partition_and_flushes_state() -> None:
+    stage = DecodeStage(NAMES, 3)
+    stage.handle(raw_batch(["!AIVDM,1,1,,A,14`qQb0000o?u?DK>Smo2E`v0404,0*1A", "garbage"]))
+    outs = stage.handle(orjson.dumps({"ctl": "eof", "run": "r", "source": "test"}))
+    ctl = [o for o in outs if o.topic == NAMES.reports]
+    assert sorted(o.partition for o in ctl if o.partition is not None) == [0, 1, 2]
+    counts = orjson.loads(ctl[0].value)["decode"]
+    assert counts["lines"] == 2
+    assert counts["decoded"] == {"1": 1}
+    assert sum(counts["rejected"].values()) == 1
+
+
+def test_scenario_through_both_stages_gives_the_expected_alerts() -> None:
+    scenario = great_lakes_demo()
+    decode = DecodeStage(NAMES, 2)
+    tracks: dict[int, VesselTrack] = {}
+    ctx = RuleContext(Geography.load(), MidTable.load_default())
+    track = TrackStage(NAMES, 2, ctx, tracks)
+    alerts = []
+    for o in decode.handle(raw_batch(scenario.lines)):
+        if o.topic == NAMES.reports:
+            assert o.partition is not None
+            for a in track.handle(o.value, o.partition):
+                if a.topic == NAMES.alerts:
+                    alerts.append(orjson.loads(a.value))
+    got = sorted((a["rule"], a["mmsi"]) for a in alerts)
+    assert got == sorted((e.rule, e.mmsi) for e in scenario.expected)
+    assert set(tracks) == {316012345, 366123456, 123456789}
