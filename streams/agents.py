@@ -70,6 +70,7 @@ async def decode(stream: Any) -> None:
         started = time.perf_counter()
         outs = _decode_stage.handle(event.value)
         await _send(outs)
+        metrics.LINES_READ.inc(_decode_stage.last_lines)
         for t in _decode_stage.last_decoded_types:
             metrics.MESSAGES_DECODED.labels(msg_type=str(t)).inc()
         for r in _decode_stage.last_rejects:
@@ -92,6 +93,7 @@ async def track(stream: Any) -> None:
         for lag in stage.last_lags_s:
             metrics.EVENT_LAG.observe(lag)
         metrics.REPORTS_TRACKED.inc(len(stage.last_lags_s))
+        metrics.DUPLICATES.inc(stage.last_duplicates)
         if stage.watermarks:
             metrics.WATERMARK.set(max(stage.watermarks.values()) / 1000)
         metrics.VESSELS.set(len(tracks))

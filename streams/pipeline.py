@@ -65,8 +65,9 @@ class DecodeStage:
         self.partitions = partitions
         self.decoder = Decoder()
         self.counts: dict[str, DecodeCounts] = defaultdict(DecodeCounts)
-        # Totals since start, for metrics; reset never.
         self.last_rejects: list[Reject] = []
+        self.last_decoded_types: list[int] = []
+        self.last_lines = 0
 
     def handle(self, value: bytes) -> list[Out]:
         msg = orjson.loads(value)
@@ -92,6 +93,7 @@ class DecodeStage:
                 )
         self.last_rejects = rejects
         self.last_decoded_types = decoded_types
+        self.last_lines = len(msg["lines"])
         out = [
             Out(self.topics.reports, b"batch", orjson.dumps({"reports": reports}), p)
             for p, reports in sorted(by_partition.items())
@@ -110,6 +112,7 @@ class DecodeStage:
             c.rejected[r.reason] += 1
         self.last_rejects = pending
         self.last_decoded_types = []
+        self.last_lines = 0
         ctl = orjson.dumps({**msg, "decode": c.to_dict()})
         return [self._reject_out(r) for r in pending] + [
             Out(self.topics.reports, b"ctl", ctl, p) for p in range(self.partitions)
@@ -155,6 +158,7 @@ class TrackStage:
         self.counts: dict[tuple[str, int], TrackCounts] = defaultdict(TrackCounts)
         self.last_findings: list[Finding] = []
         self.last_lags_s: list[float] = []
+        self.last_duplicates = 0
 
     def handle(self, value: bytes, partition: int) -> list[Out]:
         msg = orjson.loads(value)
@@ -164,6 +168,7 @@ class TrackStage:
         findings: list[Finding] = []
         presence: dict[int, list[dict[str, Any]]] = defaultdict(list)
         lags: list[float] = []
+        duplicates = 0
         watermark = self.watermarks.get(partition, 0)
         now_s = time.time()
         for d in msg["reports"]:
@@ -174,6 +179,7 @@ class TrackStage:
             result = step(track, report, self.ctx)
             if result.duplicate:
                 c.duplicates += 1
+                duplicates += 1
                 continue
             if result.late:
                 c.late += 1
@@ -203,6 +209,7 @@ class TrackStage:
             self.tracks[mmsi] = track
         self.last_findings = findings
         self.last_lags_s = lags
+        self.last_duplicates = duplicates
         out = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
         out += [
             Out(self.topics.presence, b"batch", orjson.dumps({"presence": recs}), p)
@@ -232,4 +239,5 @@ class TrackStage:
         ctl = orjson.dumps({**msg, "reports_partition": partition, "track": c.to_dict()})
         self.last_findings = []
         self.last_lags_s = []
+        self.last_duplicates = 0
         return [Out(self.topics.alerts, b"ctl", ctl, q) for q in range(self.partitions)]

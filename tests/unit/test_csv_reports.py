@@ -74,11 +74,40 @@ def test_unknown_layout() -> None:
 
 
 AISDB_HEADER = tuple(
-    "MMSI,Message_ID,Repeat_indicator,Time,Millisecond,Region,Country,Base_station,Online_data,"
-    "Group_code,Sequence_ID,Channel,Data_length,Vessel_Name,Call_sign,IMO,Ship_Type,"
-    "Dimension_to_Bow,Dimension_to_stern,Dimension_to_port,Dimension_to_starboard,Draught,"
-    "Destination,AIS_version,Navigational_status,ROT,SOG,Accuracy,Longitude,Latitude,COG,"
-    "Heading".split(",")
+    [
+        "MMSI",
+        "Message_ID",
+        "Repeat_indicator",
+        "Time",
+        "Millisecond",
+        "Region",
+        "Country",
+        "Base_station",
+        "Online_data",
+        "Group_code",
+        "Sequence_ID",
+        "Channel",
+        "Data_length",
+        "Vessel_Name",
+        "Call_sign",
+        "IMO",
+        "Ship_Type",
+        "Dimension_to_Bow",
+        "Dimension_to_stern",
+        "Dimension_to_port",
+        "Dimension_to_starboard",
+        "Draught",
+        "Destination",
+        "AIS_version",
+        "Navigational_status",
+        "ROT",
+        "SOG",
+        "Accuracy",
+        "Longitude",
+        "Latitude",
+        "COG",
+        "Heading",
+    ]
 )
 
 
@@ -104,7 +133,12 @@ def test_aisdb_position_row() -> None:
     )
     r, msg_type = row_to_report(AISDB_HEADER, text, source="aisdb")
     assert r is not None and msg_type == 1
-    assert (r.mmsi, r.event_ms, r.lat, r.lon) == (432905000, 1625165511680, 8.87747666667, -103.63687)
+    assert (r.mmsi, r.event_ms, r.lat, r.lon) == (
+        432905000,
+        1625165511680,
+        8.87747666667,
+        -103.63687,
+    )
     assert (r.sog_kn, r.cog_deg, r.heading_deg, r.nav_status) == (13.6, 314.8, 315, 0)
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from pyais.encode import encode_dict
 from pyais.util import compute_checksum
 
+from mda.csv_reports import MARINECADASTRE_HEADER
 from mda.decode import REPORT_FIELDS, Decoder
 from mda.model import RawLine, Report
 
@@ -162,7 +163,10 @@ def test_mmsi_zero_is_rejected_but_counted_as_decoded() -> None:
 
 def test_types_without_reports_are_counted() -> None:
     # libais_uscg_typeexamples.nmea line 1: a type 4 base station report
-    line = "!AIVDM,1,1,,A,403Ovl@000Htt<tSF0l4Q@100`Pq,0*28,d-109,S2105,t050056.00,r003669946,1325394060"
+    line = (
+        "!AIVDM,1,1,,A,403Ovl@000Htt<tSF0l4Q@100`Pq,0*28,d-109,S2105,t050056.00,"
+        "r003669946,1325394060"
+    )
     result = Decoder().feed(raw(line))
     assert (result.decoded_types, result.reports, result.rejects) == ([4], [], [])
 
@@ -215,11 +219,12 @@ def test_class_b_and_type24() -> None:
 
 
 def test_csv_rows_go_through_feed() -> None:
-    header = (
-        "MMSI,BaseDateTime,LAT,LON,SOG,COG,Heading,VesselName,IMO,CallSign,VesselType,Status,"
-        "Length,Width,Draft,Cargo,TransceiverClass"
-    ).split(",")
-    row = "636021061,2023-01-11T00:00:00,26.09241,-80.04806,8.8,272.7,270.0,MSC NAISHA III,IMO9307839,5LCB4,70,8.0,208.0,30.0,8.0,70.0,A"
+    header = MARINECADASTRE_HEADER
+    # aisdb_noaa_marinecadastre_20230111.csv row 2
+    row = (
+        "636021061,2023-01-11T00:00:00,26.09241,-80.04806,8.8,272.7,270.0,MSC NAISHA III,"
+        "IMO9307839,5LCB4,70,8.0,208.0,30.0,8.0,70.0,A"
+    )
     result = Decoder().feed(RawLine("noaa.csv", 2, row, INGEST_MS, tuple(header)))
     (r,) = result.reports
     assert (r.mmsi, r.imo, r.event_ms, r.time_source) == (636021061, 9307839, 1673395200000, "line")
