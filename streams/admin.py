@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -38,9 +39,8 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 60.
             if s.name not in existing
         ]
         if new:
-            try:
+            # Another process may create the same topics concurrently: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
