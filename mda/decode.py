@@ -13,8 +13,11 @@ for bad data.
 
 Multipart assembly uses pyais's own primitive (``NMEAMessage.assemble_from_iterable``); the
 buffer is keyed like pyais's ``stream.py`` — talker, channel, sequence id and fragment count,
-per source — plus the tag-block ``g:`` group id when there is one. It is bounded per source and
-expires by event time, never by the wall clock.
+per source — plus the tag-block ``g:`` group id when there is one. It is bounded per source
+(the oldest entry is rejected when full) and expires by event time, never by the wall clock:
+an entry is rejected once the clock that dated it — its (station, time source) pair — has
+advanced by more than the TTL since it arrived (see ``Decoder._expire`` for why not by the
+fragment's own timestamp).
 """
 
 from __future__ import annotations

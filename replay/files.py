@@ -9,7 +9,7 @@ which rejects what it cannot use (so that rejects are counted in one place). Wha
 - recognises a decoded-CSV file by its header (the first non-blank line starts with
   ``MMSI,``): the header line is consumed, not yielded, and every following row carries it as
   ``csv_header``;
-- keeps at most :data:`MAX_RAW_LINE_CHARS` characters of a physical line (a binary file
+- keeps at most :data:`MAX_RAW_LINE_CHARS` bytes of a physical line (a binary file
   without newlines must not become one giant Kafka record); the decoder rejects such a line as
   ``LINE_TOO_LONG`` anyway.
 
@@ -31,7 +31,7 @@ from mda.errors import DecodeError, RejectReason
 from mda.model import RawLine
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
-#: Longest physical line kept (characters); the rest of that line is discarded.
+#: Longest physical line kept (bytes, before decoding); the rest of that line is discarded.
 MAX_RAW_LINE_CHARS: Final = 65536
 
 
