@@ -24,6 +24,36 @@ class Thresholds:
     border_hysteresis_m: float = 500.0
     # Jurisdiction / severity: "near the boundary".
     boundary_near_m: float = 10_000.0
+    # AIS_GAP: silence by class / state; a station is silent after station_silence_s.
+    gap_class_a_s: int = 30 * 60
+    gap_class_b_s: int = 60 * 60
+    gap_slow_s: int = 3 * 3600
+    gap_slow_sog_kn: float = 0.5
+    station_silence_s: int = 10 * 60
+    # IDENTITY_CONFLICT: ≥ conflict_jumps jumps between clusters > conflict_distance_m apart.
+    conflict_distance_m: float = 10_000.0
+    conflict_jumps: int = 3
+    conflict_window_s: int = 30 * 60
+    # POSITION_ON_LAND: further than this from the nearest water.
+    land_margin_m: float = 1_000.0
+    # LOITERING: slow for loiter_min_s; closed when faster than release speed for release time.
+    loiter_sog_kn: float = 2.0
+    loiter_min_s: int = 60 * 60
+    loiter_release_sog_kn: float = 4.0
+    loiter_release_s: int = 5 * 60
+    loiter_update_s: int = 60 * 60
+    # BORDER_CROSSING escalations.
+    crossing_return_s: int = 2 * 3600
+    crossing_slow_kn: float = 3.0
+    crossing_dark_s: int = 30 * 60
+    # SPEEDING: over the zone limit + margin for n reports spanning a minimum time.
+    speeding_margin_kn: float = 1.0
+    speeding_reports: int = 3
+    speeding_min_s: int = 2 * 60
+    # AIS-observed port calls.
+    port_call_sog_kn: float = 0.5
+    port_call_min_s: int = 2 * 3600
+    port_calls_kept: int = 10
     # Duplicate suppression: the same transmission heard again within this window.
     duplicate_window_s: int = 60
     # Out-of-order events older than the vessel's last report by more than this are rejected

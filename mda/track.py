@@ -1,66 +1,34 @@
 """Per-vessel track state and the per-report step that runs the per-vessel rules.
 
 ``step(track, report, ctx)`` is a pure function: (state, report, context) → (new state,
-findings). Time is the report's event time; "now" for silence-based rules is the partition's
-event-time watermark, passed in by the caller — never the wall clock.
+findings). Time is the report's event time. Silence (AIS_GAP) is found by
+:func:`check_silence`, called by the track stage when the partition's event-time watermark
+passes a vessel's deadline — never by a wall-clock timer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from mda.alerts import Finding, VesselIdentity
+from mda.alerts import Finding
 from mda.model import Report
-from mda.rules import border_crossing, invalid_mmsi, position_jump
+from mda.rules import (
+    ais_gap,
+    border_crossing,
+    identity_change,
+    identity_conflict,
+    invalid_mmsi,
+    loitering,
+    port_calls,
+    position_jump,
+    position_on_land,
+    speeding,
+    zone_entry,
+)
 from mda.rules.context import RuleContext
-
-Side = Literal["CA", "US"]
-
-#: How many recent transmissions a track remembers for duplicate suppression.
-RECENT_KEYS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class VesselTrack:
-    """What we remember about one MMSI. Immutable: every change builds a new value."""
-
-    mmsi: int
-    last_ms: int
-    reports: int = 0
-    lat: float | None = None
-    lon: float | None = None
-    pos_ms: int | None = None
-    sog_kn: float | None = None
-    cog_deg: float | None = None
-    ais_class: Literal["A", "B"] | None = None
-    station: str | None = None
-    name: str | None = None
-    callsign: str | None = None
-    imo: int | None = None
-    ship_type: int | None = None
-    static_ms: int | None = None
-    side: Side | None = None
-    side_ms: int | None = None
-    invalid_mmsi_ms: int | None = None
-    recent: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def has_static(self) -> bool:
-        return self.static_ms is not None
-
-    def identity(self, flag: str | None) -> VesselIdentity:
-        return VesselIdentity(imo=self.imo, name=self.name, flag=flag)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> VesselTrack:
-        d = dict(d)
-        d["recent"] = tuple((str(k), int(t)) for k, t in d.get("recent", ()))
-        return cls(**d)
+from mda.state import RECENT_KEYS, VesselTrack
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,39 +47,49 @@ def _is_duplicate(track: VesselTrack | None, report: Report, window_ms: int) -> 
     )
 
 
-def _absorb(track: VesselTrack | None, report: Report) -> VesselTrack:
-    """The track after taking in the report's kinematic and static fields."""
+def _absorb(track: VesselTrack | None, report: Report, ctx: RuleContext) -> VesselTrack:
+    """The track after taking in the report's kinematic fields (static ones: identity_change)."""
     base = track or VesselTrack(mmsi=report.mmsi, last_ms=report.event_ms)
     changes: dict[str, Any] = {
         "last_ms": max(base.last_ms, report.event_ms),
         "reports": base.reports + 1,
-        "station": report.station if report.station is not None else base.station,
+        # Input without a station counts as one station per file/feed (DESIGN.md §9).
+        "station": report.station or report.source,
+        "gap_reported": False,
     }
     if report.dedup_key:
         changes["recent"] = (*base.recent, (report.dedup_key, report.event_ms))[-RECENT_KEYS:]
     if report.ais_class is not None:
         changes["ais_class"] = report.ais_class
+    if report.nav_status is not None:
+        changes["nav_status"] = report.nav_status
     if report.lat is not None and report.lon is not None:
+        geo = ctx.geography
         changes.update(
             lat=report.lat,
             lon=report.lon,
             pos_ms=report.event_ms,
+            pos_timed=report.time_source != "ingest",
             sog_kn=report.sog_kn,
             cog_deg=report.cog_deg,
+            in_monitored=geo.in_monitored_area(report.lat, report.lon),
         )
-    static = {
-        k: v
-        for k, v in (
-            ("name", report.name),
-            ("callsign", report.callsign),
-            ("imo", report.imo),
-            ("ship_type", report.ship_type),
-        )
-        if v is not None
-    }
-    if static:
-        changes.update(static, static_ms=report.event_ms)
     return dataclasses.replace(base, **changes)
+
+
+#: Rules run on every in-order position report, in this order.
+POSITION_RULES = (
+    ais_gap.check_return,
+    position_jump.check,
+    identity_conflict.check,
+    invalid_mmsi.check,
+    border_crossing.check,
+    zone_entry.check,
+    speeding.check,
+    loitering.check,
+    position_on_land.check,
+    port_calls.check,
+)
 
 
 def step(track: VesselTrack | None, report: Report, ctx: RuleContext) -> StepResult:
@@ -128,13 +106,28 @@ def step(track: VesselTrack | None, report: Report, ctx: RuleContext) -> StepRes
         return StepResult(track, late=True)
 
     in_order = track is None or track.pos_ms is None or report.event_ms >= track.pos_ms
-    new = _absorb(track, report)
+    new = _absorb(track, report, ctx)
     findings: list[Finding] = []
+    new, found = identity_change.check(track, new, report, ctx)
+    findings += found
     if report.lat is not None and report.lon is not None and in_order:
-        new, found = position_jump.check(track, new, report, ctx)
-        findings += found
-        new, found = invalid_mmsi.check(track, new, report, ctx)
-        findings += found
-        new, found = border_crossing.check(track, new, report, ctx)
-        findings += found
+        for rule in POSITION_RULES:
+            new, found = rule(track, new, report, ctx)
+            findings += found
     return StepResult(new, tuple(findings))
+
+
+def silence_deadline_ms(track: VesselTrack, ctx: RuleContext) -> int | None:
+    """Event time at which this vessel's silence becomes an AIS_GAP (None: not watched)."""
+    return ais_gap.deadline_ms(track, ctx)
+
+
+def check_silence(
+    track: VesselTrack, watermark_ms: int, station_heard_ms: int | None, ctx: RuleContext
+) -> ais_gap.SilenceResult:
+    """AIS_GAP (and the crossing-then-dark escalation) once the watermark passes the deadline.
+
+    ``station_heard_ms`` is when any vessel was last heard through the station that last
+    heard this one: a silent receiver is not a dark vessel.
+    """
+    return ais_gap.check_silence(track, watermark_ms, station_heard_ms, ctx)

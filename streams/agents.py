@@ -14,6 +14,7 @@ import orjson
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from mda.geo import Geography
+from mda.landmask import LandMask
 from mda.mid import MidTable
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
@@ -55,6 +56,7 @@ def _rule_context() -> RuleContext:
     return RuleContext(
         geography=geography,
         mids=MidTable.load_default(),
+        landmask=LandMask.load_default(),
         thresholds=Thresholds.from_dict(orjson.loads(settings.thresholds_json)),
     )
 

@@ -46,3 +46,16 @@ def preinitialise() -> None:
                 ALERTS.labels(rule=rule, severity=sev, status=status)
     for stage in ("decode", "track"):
         STAGE_SECONDS.labels(stage=stage)
+
+
+# Receiving stations (DESIGN.md §9: a station is silent after 10 min of event time without any
+# vessel heard through it). The label set must stay bounded: export only the top-N stations by
+# traffic and aggregate the rest as station="other"; a file or feed without station ids counts
+# as one station named after the source. Event-time seconds (watermark minus the station's
+# last report), so a replay shows the silences the recording had, at any speed.
+STATION_SILENCE = Gauge(
+    "mda_station_silence_seconds",
+    "Event time since any vessel was last heard through the receiving station "
+    "(top-N stations, the rest as station=other)",
+    ["station"],
+)

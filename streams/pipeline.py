@@ -15,6 +15,7 @@ orjson bytes:
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import Counter, defaultdict
 from collections.abc import MutableMapping
@@ -29,7 +30,8 @@ from mda.geo import releasability
 from mda.hexgrid import PRESENCE_RES, latlng_to_cell
 from mda.model import RawLine, Reject, Report
 from mda.rules.context import RuleContext
-from mda.track import VesselTrack, step
+from mda.state import VesselTrack
+from mda.track import check_silence, silence_deadline_ms, step
 from streams.topics import TopicNames, partition_for_mmsi
 
 
@@ -41,6 +43,10 @@ class Out:
     key: bytes | None
     value: bytes
     partition: int | None = None
+
+
+#: Event-time resolution of the watermark ticks the decode stage sends to every partition.
+TICK_MS = 60_000
 
 
 def _eof_of(msg: dict[str, Any]) -> bool:
@@ -64,6 +70,10 @@ class DecodeStage:
         self.topics = topics
         self.partitions = partitions
         self.decoder = Decoder()
+        # Per source: the last event-time tick sent to every ais.reports partition, and the
+        # stations heard since (station → last event time), which ride on the next tick.
+        self.tick_ms: dict[str, int] = {}
+        self.stations: dict[str, dict[str, int]] = defaultdict(dict)
         self.counts: dict[str, DecodeCounts] = defaultdict(DecodeCounts)
         self.last_rejects: list[Reject] = []
         self.last_decoded_types: list[int] = []
@@ -88,6 +98,11 @@ class DecodeStage:
             decoded_types += result.decoded_types
             rejects += result.rejects
             for report in result.reports:
+                self._tick(raw.source, report.event_ms, by_partition)
+                heard = self.stations[raw.source]
+                station = report.station or report.source
+                if report.event_ms > heard.get(station, 0):
+                    heard[station] = report.event_ms
                 by_partition[partition_for_mmsi(report.mmsi, self.partitions)].append(
                     report.to_dict()
                 )
@@ -101,19 +116,41 @@ class DecodeStage:
         out += [self._reject_out(r) for r in rejects]
         return out
 
+    def _tick(
+        self, source: str, event_ms: int, by_partition: dict[int, list[dict[str, Any]]]
+    ) -> None:
+        """Tell every partition that this source's event time has reached ``event_ms``.
+
+        Ticks (one per ``TICK_MS`` of event time) travel in order with the reports, so each
+        track partition's watermark advances with the input even when none of its own
+        vessels is heard, and each learns which receiving stations are alive — the same way
+        at any replay speed and any batch size.
+        """
+        last = self.tick_ms.get(source)
+        if last is not None and event_ms < last + TICK_MS:
+            return
+        self.tick_ms[source] = event_ms
+        tick = {"tick": event_ms, "stations": self.stations.pop(source, {})}
+        for p in range(self.partitions):
+            by_partition[p].append(tick)
+
     def _reject_out(self, r: Reject) -> Out:
         return Out(self.topics.rejected, r.source.encode(), orjson.dumps(r.to_dict()))
 
     def _eof(self, msg: dict[str, Any]) -> list[Out]:
         source = msg["source"]
         pending = self.decoder.flush(source)
+        last_tick = self.tick_ms.pop(source, None)
+        heard = self.stations.pop(source, {})
         c = self.counts.pop(source, DecodeCounts())
         for r in pending:
             c.rejected[r.reason] += 1
         self.last_rejects = pending
         self.last_decoded_types = []
         self.last_lines = 0
-        ctl = orjson.dumps({**msg, "decode": c.to_dict()})
+        # The final tick: stations heard since the last one, at the source's last event time.
+        final = {"tick": max([last_tick or 0, *heard.values()]), "stations": heard}
+        ctl = orjson.dumps({**msg, "decode": c.to_dict(), "final_tick": final})
         return [self._reject_out(r) for r in pending] + [
             Out(self.topics.reports, b"ctl", ctl, p) for p in range(self.partitions)
         ]
@@ -155,6 +192,13 @@ class TrackStage:
         self.ctx = ctx
         self.tracks = tracks
         self.watermarks: dict[int, int] = {}
+        # AIS_GAP: per partition, a heap of (deadline_ms, mmsi, last_ms) checked as the
+        # watermark passes; stale entries (the vessel was heard since) are skipped.
+        self.deadlines: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+        # Per partition: when any vessel was last heard through each station (event time),
+        # learnt from the ticks in order with the data, so the answer never depends on how
+        # the partitions interleave.
+        self.station_heard_ms: dict[int, dict[str, int]] = defaultdict(dict)
         self.counts: dict[tuple[str, int], TrackCounts] = defaultdict(TrackCounts)
         self.last_findings: list[Finding] = []
         self.last_lags_s: list[float] = []
@@ -172,6 +216,17 @@ class TrackStage:
         watermark = self.watermarks.get(partition, 0)
         now_s = time.time()
         for d in msg["reports"]:
+            tick = d.get("tick")
+            if tick is not None:
+                self._heard(partition, d.get("stations", {}))
+                if tick > watermark:
+                    watermark = tick
+                    findings += self._silences(partition, watermark, changed)
+                continue
+            if d["event_ms"] > watermark:
+                # Silences due before this report happened first.
+                watermark = d["event_ms"]
+                findings += self._silences(partition, watermark, changed)
             report = Report.from_dict(d)
             c = self.counts[(report.source, partition)]
             mmsi = report.mmsi
@@ -186,10 +241,12 @@ class TrackStage:
                 continue
             c.reports += 1
             c.vessels.add(mmsi)
-            watermark = max(watermark, report.event_ms)
             lags.append(now_s - report.event_ms / 1000)
             if result.track is not None:
                 changed[mmsi] = result.track
+                due = silence_deadline_ms(result.track, self.ctx)
+                if due is not None:
+                    heapq.heappush(self.deadlines[partition], (due, mmsi, result.track.last_ms))
             findings += result.findings
             if report.lat is not None and report.lon is not None:
                 cell = latlng_to_cell(report.lat, report.lon, PRESENCE_RES)
@@ -217,6 +274,32 @@ class TrackStage:
         ]
         return out
 
+    def _heard(self, partition: int, stations: dict[str, int]) -> None:
+        known = self.station_heard_ms[partition]
+        for station, at_ms in stations.items():
+            if at_ms > known.get(station, 0):
+                known[station] = at_ms
+
+    def _silences(
+        self, partition: int, watermark: int, changed: dict[int, VesselTrack]
+    ) -> list[Finding]:
+        """AIS_GAP for every vessel whose silence deadline the watermark has passed."""
+        heap = self.deadlines[partition]
+        findings: list[Finding] = []
+        while heap and heap[0][0] <= watermark:
+            _, mmsi, last_ms = heapq.heappop(heap)
+            track = changed.get(mmsi) or self.tracks.get(mmsi)
+            if track is None or track.last_ms != last_ms:
+                continue  # heard since: a newer entry is in the heap
+            heard_ms = self.station_heard_ms[partition].get(track.station or "")
+            result = check_silence(track, watermark, heard_ms, self.ctx)
+            if result.retry_ms is not None:
+                heapq.heappush(heap, (result.retry_ms, mmsi, last_ms))
+            if result.track is not track:
+                changed[mmsi] = result.track
+            findings += result.findings
+        return findings
+
     def _alert_out(self, f: Finding, track: VesselTrack | None) -> Out:
         geo = self.ctx.geography
         track = track or self.tracks.get(f.mmsi)
@@ -235,9 +318,18 @@ class TrackStage:
         return Out(self.topics.alerts, str(f.mmsi).encode(), orjson.dumps(message))
 
     def _eof(self, msg: dict[str, Any], partition: int) -> list[Out]:
+        changed: dict[int, VesselTrack] = {}
+        final = msg.get("final_tick") or {}
+        self._heard(partition, final.get("stations", {}))
+        watermark = max(self.watermarks.get(partition, 0), final.get("tick", 0))
+        self.watermarks[partition] = watermark
+        findings = self._silences(partition, watermark, changed)
+        for mmsi, track in changed.items():
+            self.tracks[mmsi] = track
+        alerts = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
         c = self.counts.pop((msg["source"], partition), TrackCounts())
         ctl = orjson.dumps({**msg, "reports_partition": partition, "track": c.to_dict()})
-        self.last_findings = []
+        self.last_findings = findings
         self.last_lags_s = []
         self.last_duplicates = 0
-        return [Out(self.topics.alerts, b"ctl", ctl, q) for q in range(self.partitions)]
+        return alerts + [Out(self.topics.alerts, b"ctl", ctl, q) for q in range(self.partitions)]

@@ -2,29 +2,28 @@
 
 The side changes only once the vessel is ≥ 500 m past the line (hysteresis), so traffic in
 mid-channel of the boundary rivers does not flicker. Each crossing opens its own alert.
-Severity: info for Class A with static data or for a vessel trusted in the register; medium
-for Class B or a vessel that has sent no static data. (The escalations to high — crossing back
-within 2 h after slowing, or going dark after crossing — build on AIS_GAP and come with it.)
+Severity: info for Class A with static data and for vessels marked trusted in the register;
+medium for Class B or no static data; high when the vessel crosses back within 2 h after
+slowing below 3 kn on the other side (a pick-up/drop-off pattern), or goes dark (AIS_GAP)
+within 30 min of crossing (that escalation is an update raised by AIS_GAP).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
-from mda.alerts import Finding, Severity
+from mda.alerts import Finding, Severity, iso_utc
 from mda.model import Report
+from mda.rules.common import finding_at, label, position_of
 from mda.rules.context import RuleContext
-
-if TYPE_CHECKING:
-    from mda.track import VesselTrack
+from mda.state import Crossing, VesselTrack
 
 RULE = "BORDER_CROSSING"
 _NAMES = {"CA": "Canada", "US": "the United States"}
 
 
-def severity_of(track: VesselTrack, trusted: bool = False) -> Severity:
-    if trusted or (track.ais_class == "A" and track.has_static):
+def base_severity(track: VesselTrack) -> Severity:
+    if track.trusted or (track.ais_class == "A" and track.has_static):
         return "info"
     return "medium"
 
@@ -38,40 +37,70 @@ def check(
     previous = old.side if old is not None else None
     side = ctx.geography.confirmed_side(previous, report.lat, report.lon, th.border_hysteresis_m)
     if side is None or side == previous:
-        # Unchanged, or outside the region the boundary covers: keep the last known side.
-        return new, []
+        return _note_slowing(new, report, ctx), []
     updated = dataclasses.replace(new, side=side, side_ms=report.event_ms)
-    if previous is None:
+    if previous is None or old is None:
         # The first fix clearly on one side sets it: that is no crossing.
         return updated, []
-    assert old is not None
+    last = old.crossing
+    round_trip = (
+        last is not None
+        and last.to_side == previous
+        and last.from_side == side
+        and last.slowed_after
+        and report.event_ms - last.at_ms <= th.crossing_return_s * 1000
+    )
+    severity: Severity = "high" if round_trip else base_severity(new)
     past_m = ctx.geography.boundary_distance_m(report.lat, report.lon)
-    finding = Finding(
-        rule=RULE,
-        severity=severity_of(new),
-        status="open",
-        mmsi=report.mmsi,
-        event_ms=report.event_ms,
-        opened_ms=report.event_ms,
-        lat=report.lat,
-        lon=report.lon,
-        summary=(
-            f"{new.name or f'MMSI {report.mmsi}'} crossed from {_NAMES[previous]} into "
-            f"{_NAMES[side]} (Class {new.ais_class or '?'}, "
-            f"{'with' if new.has_static else 'no'} static data)."
-        ),
-        evidence={
+    why = ""
+    if round_trip:
+        assert last is not None
+        why = f" It came back within {(report.event_ms - last.at_ms) // 60000} min after slowing."
+    finding = finding_at(
+        RULE,
+        severity,
+        "open",
+        report,
+        report.event_ms,
+        f"{label(new)} crossed from {_NAMES[previous]} into {_NAMES[side]} "
+        f"(Class {new.ais_class or '?'}, {'with' if new.has_static else 'no'} static data"
+        f"{', trusted' if new.trusted else ''}).{why}",
+        {
             "from_side": previous,
             "to_side": side,
             "previous_side_since_ms": old.side_ms,
-            "last_position": {"lat": old.lat, "lon": old.lon, "time_ms": old.pos_ms},
-            "position": {"lat": report.lat, "lon": report.lon, "time_ms": report.event_ms},
+            "last_position": position_of(old.lat, old.lon, old.pos_ms),
+            "position": position_of(report.lat, report.lon, report.event_ms),
             "distance_past_boundary_m": round(past_m, 1),
             "sog_kn": report.sog_kn,
             "cog_deg": report.cog_deg,
             "ais_class": new.ais_class,
             "has_static_data": new.has_static,
+            "trusted": new.trusted,
+            "round_trip_of": iso_utc(last.at_ms) if round_trip and last else None,
         },
-        thresholds={"hysteresis_m": th.border_hysteresis_m},
+        {
+            "hysteresis_m": th.border_hysteresis_m,
+            "return_within_s": th.crossing_return_s,
+            "slow_kn": th.crossing_slow_kn,
+            "dark_within_s": th.crossing_dark_s,
+        },
     )
-    return updated, [finding]
+    crossing = Crossing(report.event_ms, previous, side, severity)
+    return dataclasses.replace(updated, crossing=crossing), [finding]
+
+
+def _note_slowing(new: VesselTrack, report: Report, ctx: RuleContext) -> VesselTrack:
+    """Remember that the vessel slowed down on the far side after its last crossing."""
+    c = new.crossing
+    th = ctx.thresholds
+    if (
+        c is None
+        or c.slowed_after
+        or report.sog_kn is None
+        or report.sog_kn >= th.crossing_slow_kn
+        or new.side != c.to_side
+        or report.event_ms - c.at_ms > th.crossing_return_s * 1000
+    ):
+        return new
+    return dataclasses.replace(new, crossing=dataclasses.replace(c, slowed_after=True))

@@ -9,14 +9,11 @@ stations, SART/MOB/EPIRB, craft associated with a parent ship) are not flagged.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from mda.alerts import Finding
 from mda.model import Report
 from mda.rules.context import RuleContext
-
-if TYPE_CHECKING:
-    from mda.track import VesselTrack
+from mda.state import VesselTrack
 
 RULE = "INVALID_MMSI"
 

@@ -6,15 +6,13 @@ impossible displacement between consecutive reports.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
 
 from mda.alerts import Finding
 from mda.hexgrid import distance_m
 from mda.model import Report
 from mda.rules.context import RuleContext
-
-if TYPE_CHECKING:
-    from mda.track import VesselTrack
+from mda.state import Jump, VesselTrack
 
 RULE = "POSITION_JUMP"
 M_PER_NM = 1852.0
@@ -39,6 +37,7 @@ def check(
         or report.lat is None
         or report.lon is None
         or report.time_source == "ingest"
+        or not old.pos_timed
     ):
         # Without a recorded time (ingest time only) an implied speed means nothing.
         return new, []
@@ -48,6 +47,13 @@ def check(
     dt_ms = report.event_ms - old.pos_ms
     speed_kn = implied_speed_kn(dist_m, dt_ms)
     if speed_kn <= th.jump_speed_kn:
+        return new, []
+    jump = Jump(report.event_ms, old.lat, old.lon, report.lat, report.lon)
+    window_ms = th.conflict_window_s * 1000
+    kept = tuple(j for j in new.jumps if report.event_ms - j.at_ms <= window_ms)
+    new = dataclasses.replace(new, jumps=(*kept, jump))
+    if new.open_alert("IDENTITY_CONFLICT") is not None:
+        # Two transmitters already explained: each alternation is not news.
         return new, []
     shown = "an impossible" if speed_kn == float("inf") else f"{speed_kn:.0f} kn"
     finding = Finding(

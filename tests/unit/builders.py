@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mda.geo import Geography
+from mda.landmask import LandMask
 from mda.mid import MidTable
 from mda.model import Report
 from mda.rules.context import RuleContext
@@ -55,4 +56,9 @@ def make_static(at: int = T0_MS, **overrides: Any) -> Report:
 
 
 def make_context(**thresholds: Any) -> RuleContext:
-    return RuleContext(Geography.load(), MidTable.load_default(), Thresholds.from_dict(thresholds))
+    return RuleContext(
+        Geography.load(),
+        MidTable.load_default(),
+        Thresholds.from_dict(thresholds),
+        landmask=LandMask.load_default(),
+    )

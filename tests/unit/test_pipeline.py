@@ -28,7 +28,9 @@ def test_decode_stage_sends_one_message_per_destination_partition() -> None:
     reports = [o for o in outs if o.topic == NAMES.reports]
     assert len(reports) == len({o.partition for o in reports}) <= 4
     for o in reports:
-        for r in orjson.loads(o.value)["reports"]:
+        items = orjson.loads(o.value)["reports"]
+        reports = [r for r in items if "tick" not in r]
+        for r in reports:
             assert partition_for_mmsi(r["mmsi"], 4) == o.partition
 
 
@@ -60,3 +62,18 @@ def test_scenario_through_both_stages_gives_the_expected_alerts() -> None:
     got = sorted((a["rule"], a["mmsi"]) for a in alerts)
     assert got == sorted((e.rule, e.mmsi) for e in scenario.expected)
     assert set(tracks) == {316012345, 366123456, 123456789}
+
+
+def test_ticks_reach_every_partition_in_order_with_the_reports() -> None:
+    """Each partition's watermark advances with the input even without its own vessels."""
+    stage = DecodeStage(NAMES, 3)
+    outs = stage.handle(raw_batch(great_lakes_demo().lines))
+    ticks = {}
+    for o in outs:
+        if o.topic == NAMES.reports:
+            items = orjson.loads(o.value)["reports"]
+            ticks[o.partition] = [i["tick"] for i in items if "tick" in i]
+    assert set(ticks) == {0, 1, 2}
+    assert ticks[0] == ticks[1] == ticks[2] == sorted(ticks[0])
+    # One tick per minute of event time over the scenario's 106 minutes.
+    assert 100 <= len(ticks[0]) <= 110

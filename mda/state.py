@@ -1,0 +1,134 @@
+"""Per-vessel track state: immutable values kept in the changelog-backed track table."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mda.alerts import VesselIdentity
+from mda.serde import from_jsonable
+
+Side = Literal["CA", "US"]
+
+#: How many recent transmissions a track remembers for duplicate suppression.
+RECENT_KEYS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    """An alert of this vessel that is open, so later reports can update or close it."""
+
+    rule: str
+    opened_ms: int
+    severity: str
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PortCall:
+    """An AIS-observed port call: ≥ 2 h slow inside a port zone or facility radius."""
+
+    place_id: str
+    locode: str | None
+    arrival_ms: int
+    departure_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PortStay:
+    """A stay in progress: where, since when slow, and whether it already counts as a call."""
+
+    place_id: str
+    locode: str | None
+    arrival_ms: int
+    confirmed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Jump:
+    """One POSITION_JUMP, kept a while for IDENTITY_CONFLICT."""
+
+    at_ms: int
+    from_lat: float
+    from_lon: float
+    to_lat: float
+    to_lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """The vessel's last BORDER_CROSSING, for the escalations."""
+
+    at_ms: int
+    from_side: Side
+    to_side: Side
+    severity: str
+    slowed_after: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VesselTrack:
+    """What we remember about one MMSI. Immutable: every change builds a new value."""
+
+    mmsi: int
+    last_ms: int
+    reports: int = 0
+    lat: float | None = None
+    lon: float | None = None
+    pos_ms: int | None = None
+    pos_timed: bool = True
+    sog_kn: float | None = None
+    cog_deg: float | None = None
+    nav_status: int | None = None
+    ais_class: Literal["A", "B"] | None = None
+    station: str | None = None
+    name: str | None = None
+    callsign: str | None = None
+    imo: int | None = None
+    ship_type: int | None = None
+    static_ms: int | None = None
+    trusted: bool = False
+    side: Side | None = None
+    side_ms: int | None = None
+    in_monitored: bool = False
+    zones: tuple[str, ...] = ()
+    invalid_mmsi_ms: int | None = None
+    recent: tuple[tuple[str, int], ...] = ()
+    open_alerts: tuple[OpenAlert, ...] = ()
+    gap_reported: bool = False
+    slow_since_ms: int | None = None
+    fast_since_ms: int | None = None
+    loiter_update_ms: int | None = None
+    speeding_zone: str | None = None
+    speeding_count: int = 0
+    speeding_since_ms: int | None = None
+    jumps: tuple[Jump, ...] = ()
+    crossing: Crossing | None = None
+    port_stay: PortStay | None = None
+    port_calls: tuple[PortCall, ...] = ()
+
+    @property
+    def has_static(self) -> bool:
+        return self.static_ms is not None
+
+    def identity(self, flag: str | None) -> VesselIdentity:
+        return VesselIdentity(imo=self.imo, name=self.name, flag=flag)
+
+    def open_alert(self, rule: str, key: str = "") -> OpenAlert | None:
+        return next((a for a in self.open_alerts if a.rule == rule and a.key == key), None)
+
+    def with_open(self, alert: OpenAlert) -> VesselTrack:
+        rest = tuple(a for a in self.open_alerts if (a.rule, a.key) != (alert.rule, alert.key))
+        return dataclasses.replace(self, open_alerts=(*rest, alert))
+
+    def without_open(self, rule: str, key: str = "") -> VesselTrack:
+        rest = tuple(a for a in self.open_alerts if (a.rule, a.key) != (rule, key))
+        return dataclasses.replace(self, open_alerts=rest)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VesselTrack:
+        return from_jsonable(cls, d)
