@@ -39,3 +39,15 @@ integration: install
 
 clean:
 	rm -rf $(VENV) .mda-data .pytest_cache .mypy_cache .ruff_cache
+
+# Operations (docker/, docker-compose.yml): the Prometheus files checked by promtool (Debian
+# package `prometheus`), then the compose and ops tests. `make image` needs a Docker engine.
+.PHONY: ops-check image
+ops-check: install
+	promtool check config docker/prometheus/prometheus.yml
+	promtool check rules docker/prometheus/alerts.yml
+	promtool test rules docker/prometheus/alerts_test.yml
+	$(BIN)/pytest -q tests/unit/test_compose.py tests/integration/test_ops.py
+
+image:
+	docker build -f docker/Dockerfile -t mda-stream:local .

@@ -72,8 +72,9 @@ __all__ = [
 ZoneKind = Literal[
     "monitored", "approach", "seaway_entry", "security", "restricted", "port", "anchorage", "lock"
 ]
-#: The zone kinds of DESIGN.md §7. Only ``monitored`` is shipped by default; the rules add the
-#: others (ports, approaches, security zones) from reference data.
+#: The zone kinds of DESIGN.md §7. The defaults (mda/data/zones_default.geojson) ship every
+#: kind: monitored regions and speed reaches, ports, approaches, anchorages, the Seaway entry,
+#: security, restricted and lock zones; reference data adds or replaces zones by zone_id.
 ZONE_KINDS: tuple[ZoneKind, ...] = get_args(ZoneKind)
 Jurisdiction = Literal["CA", "US", "BI"]
 JURISDICTIONS: tuple[Jurisdiction, ...] = get_args(Jurisdiction)

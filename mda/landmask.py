@@ -51,6 +51,7 @@ COVER_BOX: Final = (-170.0, 20.0, -50.0, 75.0)
 _MAGIC = b"MDALAND1"
 _SCALE = 100_000  # file coordinate units per degree
 _CELL_DEG = 0.1
+_EPS_DEG = 1e-6
 _GROUP = 16  # shoreline segments per R-tree entry
 _FIRST_WINDOW_DEG = 0.02
 _MAX_WINDOW_DEG = 90.0
@@ -148,14 +149,21 @@ class LandMask:
 
     def _cell(self, key: tuple[int, int]) -> Any:
         lat0, lon0 = key[0] * _CELL_DEG, key[1] * _CELL_DEG
-        cell = box(lon0, lat0, lon0 + _CELL_DEG, lat0 + _CELL_DEG)
+        # A little larger than the cell: a point on a cell edge (round coordinates such as
+        # 45.50) must fall inside the clipped land, not on its cut edge.
+        cell = box(
+            lon0 - _EPS_DEG,
+            lat0 - _EPS_DEG,
+            lon0 + _CELL_DEG + _EPS_DEG,
+            lat0 + _CELL_DEG + _EPS_DEG,
+        )
         near = self._tree.query(cell, predicate="intersects")
         entry: Any = _WATER
         if len(near):
             land = shapely.union_all(shapely.intersection(self._pieces[near], cell))
             if land.is_empty or land.area == 0.0:
                 entry = _WATER
-            elif shapely.difference(cell, land).area < 1e-12:
+            elif shapely.difference(cell, land).area < 1e-14:
                 entry = _LAND
             else:
                 shapely.prepare(land)

@@ -1,7 +1,20 @@
-"""Build ``mda/data/zones_default.geojson``: the default ``monitored`` regions (DESIGN.md §7).
+"""Build ``mda/data/zones_default.geojson``: the default zones (DESIGN.md §7).
 
-Reproducibility script (shapely only). Input: the Natural Earth 10m clips in
-``../shared/data/naturalearth/`` (public domain, v4.0.0; see mda/data/ATTRIBUTION.md).
+Reproducibility script (shapely only). Inputs: the Natural Earth 10m clips in
+``../shared/data/naturalearth/`` (public domain, v4.0.0; see mda/data/ATTRIBUTION.md), the NGA
+World Port Index rows in ``../shared/data/reference/wpi_us_canada_ports.csv`` and the land mask
+``mda/data/land_na.bin.gz`` (build it first with scripts/build_landmask.py).
+
+Two parts: the nine ``monitored`` regions described next (geometry unchanged since they were
+first shipped), then — see the constants after ``build`` — ports and approaches (WPI
+positions), anchorages, the Seaway entry, security zones (nuclear plants on the lakes and the
+three boundary bridges), restricted naval areas, locks, and speed reaches. Every feature's
+``source`` property names where its coordinates come from and what is judgement.
+
+Speed reaches are kind ``monitored`` with ``speed_limit_kn``: the eight kinds are fixed by
+contract, ``restricted`` would raise ZONE_ENTRY (medium) for every ship in an ordinary channel,
+and a monitored zone raises nothing on entry and adds nothing to the monitored area (it lies
+inside the regions). SPEEDING reads ``speed_limit_kn`` from any zone.
 
 What each region is made of:
 
@@ -31,7 +44,8 @@ y = Δlat·110.95 km), buffered in metres, mapped back and clipped to its band. 
 the east-west scale error is at most tan(lat)·0.5°, under 1.3% at 55 N; for a region mask with
 a 1 km shore margin and a 0.01° simplification that is far below the other errors.
 
-Usage: python scripts/build_default_zones.py NATURALEARTH_DIR OUT_GEOJSON
+Usage: python scripts/build_default_zones.py NATURALEARTH_DIR OUT_GEOJSON [REFERENCE_DIR]
+(REFERENCE_DIR defaults to NATURALEARTH_DIR/../reference.)
 """
 
 from __future__ import annotations
@@ -278,7 +292,8 @@ def build(nat: Path) -> list[dict[str, Any]]:
 # Every disc below is clipped to water by the land mask (mda/data/land_na.bin.gz, built by
 # scripts/build_landmask.py: run that first), then grown by ``ZONE_SHORE_MARGIN_M`` inside its
 # disc so that berths the generalised 1:10m shoreline puts just inland stay inside. Only the
-# part nearest the centre is kept, so a disc never picks up an unrelated inland lake. A centre
+# part nearest the centre and the parts that touch the monitored regions are kept, so a disc
+# never picks up an unrelated inland lake or pond. A centre
 # that the mask puts on land (a plant on the shore) widens its disc by its distance to water.
 # Locks are small rectangles and are not clipped.
 # ---------------------------------------------------------------------------------------------
@@ -317,98 +332,362 @@ THROUGH_CHANNEL = (
 
 # (zone_id, name, jurisdiction, lat, lon, radius_m, why)
 ANCHORAGES = [
-    ("anch-montreal-contrecoeur", "Contrecoeur anchorage (Montréal)", "CA", 45.875, -73.215,
-     1_500.0, "river anchorage off Contrecoeur"),
-    ("anch-quebec-beauport", "Beauport anchorage (Québec)", "CA", 46.845, -71.160, 2_000.0,
-     "anchorage off Beauport, north channel below Québec"),
-    ("anch-halifax-bedford-basin", "Bedford Basin anchorage (Halifax)", "CA", 44.700, -63.640,
-     2_500.0, "Bedford Basin"),
-    ("anch-vancouver-english-bay", "English Bay anchorage (Vancouver)", "CA", 49.290, -123.200,
-     2_500.0, "English Bay anchorages"),
-    ("anch-seattle-elliott-bay", "Elliott Bay anchorage (Seattle)", "US", 47.615, -122.375,
-     1_200.0, "Elliott Bay anchorage"),
-    ("anch-hamilton", "Hamilton anchorage (Lake Ontario off the Burlington Canal)", "CA",
-     43.300, -79.740, 2_000.0, "open-lake anchorage off the Burlington Canal"),
-    ("anch-thunder-bay", "Thunder Bay anchorage", "CA", 48.400, -89.150, 2_000.0,
-     "anchorage outside the Thunder Bay breakwaters"),
-    ("anch-duluth", "Duluth anchorage (Lake Superior off the ship canal)", "US", 46.800,
-     -92.040, 2_500.0, "open-lake anchorage off the Duluth Ship Canal"),
+    (
+        "anch-montreal-contrecoeur",
+        "Contrecoeur anchorage (Montréal)",
+        "CA",
+        45.875,
+        -73.215,
+        1_500.0,
+        "river anchorage off Contrecoeur",
+    ),
+    (
+        "anch-quebec-beauport",
+        "Beauport anchorage (Québec)",
+        "CA",
+        46.845,
+        -71.160,
+        2_000.0,
+        "anchorage off Beauport, north channel below Québec",
+    ),
+    (
+        "anch-halifax-bedford-basin",
+        "Bedford Basin anchorage (Halifax)",
+        "CA",
+        44.700,
+        -63.640,
+        2_500.0,
+        "Bedford Basin",
+    ),
+    (
+        "anch-vancouver-english-bay",
+        "English Bay anchorage (Vancouver)",
+        "CA",
+        49.290,
+        -123.200,
+        2_500.0,
+        "English Bay anchorages",
+    ),
+    (
+        "anch-seattle-elliott-bay",
+        "Elliott Bay anchorage (Seattle)",
+        "US",
+        47.615,
+        -122.375,
+        1_200.0,
+        "Elliott Bay anchorage",
+    ),
+    (
+        "anch-hamilton",
+        "Hamilton anchorage (Lake Ontario off the Burlington Canal)",
+        "CA",
+        43.300,
+        -79.740,
+        2_000.0,
+        "open-lake anchorage off the Burlington Canal",
+    ),
+    (
+        "anch-thunder-bay",
+        "Thunder Bay anchorage",
+        "CA",
+        48.400,
+        -89.150,
+        2_000.0,
+        "anchorage outside the Thunder Bay breakwaters",
+    ),
+    (
+        "anch-duluth",
+        "Duluth anchorage (Lake Superior off the ship canal)",
+        "US",
+        46.800,
+        -92.040,
+        2_500.0,
+        "open-lake anchorage off the Duluth Ship Canal",
+    ),
 ]
 
 PUBLISHED = "published coordinates (e.g. NRC/CNSC/Wikipedia)"
 # (zone_id, name, jurisdiction, lat, lon, radius_m, what the position is)
 SECURITY = [
-    ("sec-pickering", "Pickering Nuclear Generating Station (water side)", "CA", 43.8117,
-     -79.0658, 1_500.0, "CNSC"),
-    ("sec-darlington", "Darlington Nuclear Generating Station (water side)", "CA", 43.8728,
-     -78.7197, 1_500.0, "CNSC"),
-    ("sec-bruce", "Bruce Nuclear Generating Station (water side)", "CA", 44.3253, -81.5994,
-     2_000.0, "CNSC"),
-    ("sec-fermi", "Fermi 2 Nuclear Power Plant (water side)", "US", 41.9628, -83.2581, 1_500.0,
-     "NRC"),
-    ("sec-perry", "Perry Nuclear Power Plant (water side)", "US", 41.8008, -81.1433, 1_500.0,
-     "NRC"),
-    ("sec-davis-besse", "Davis-Besse Nuclear Power Station (water side)", "US", 41.5964,
-     -83.0864, 1_500.0, "NRC"),
-    ("sec-ginna", "R.E. Ginna Nuclear Power Plant (water side)", "US", 43.2778, -77.3097,
-     1_500.0, "NRC"),
-    ("sec-nine-mile-point", "Nine Mile Point and James A. FitzPatrick plants (water side)",
-     "US", 43.5228, -76.4042, 2_000.0,
-     "NRC; midpoint of Nine Mile Point 43.5222, -76.4100 and FitzPatrick 43.5233, -76.3983"),
-    ("sec-point-beach", "Point Beach Nuclear Plant (water side)", "US", 44.2806, -87.5364,
-     1_500.0, "NRC"),
-    ("sec-palisades", "Palisades Nuclear Plant (water side)", "US", 42.3231, -86.3150, 1_500.0,
-     "NRC"),
-    ("sec-ambassador-bridge", "Ambassador Bridge (Detroit–Windsor)", "BI", 42.3119, -83.0739,
-     1_000.0, "Wikipedia, midspan"),
-    ("sec-blue-water-bridge", "Blue Water Bridge (Port Huron–Sarnia)", "BI", 42.9986,
-     -82.4231, 1_000.0, "Wikipedia, midspan"),
-    ("sec-peace-bridge", "Peace Bridge (Buffalo–Fort Erie)", "BI", 42.9069, -78.9047, 1_000.0,
-     "Wikipedia, midspan"),
+    (
+        "sec-pickering",
+        "Pickering Nuclear Generating Station (water side)",
+        "CA",
+        43.8117,
+        -79.0658,
+        1_500.0,
+        "CNSC",
+    ),
+    (
+        "sec-darlington",
+        "Darlington Nuclear Generating Station (water side)",
+        "CA",
+        43.8728,
+        -78.7197,
+        1_500.0,
+        "CNSC",
+    ),
+    (
+        "sec-bruce",
+        "Bruce Nuclear Generating Station (water side)",
+        "CA",
+        44.3253,
+        -81.5994,
+        2_000.0,
+        "CNSC",
+    ),
+    (
+        "sec-fermi",
+        "Fermi 2 Nuclear Power Plant (water side)",
+        "US",
+        41.9628,
+        -83.2581,
+        1_500.0,
+        "NRC",
+    ),
+    (
+        "sec-perry",
+        "Perry Nuclear Power Plant (water side)",
+        "US",
+        41.8008,
+        -81.1433,
+        1_500.0,
+        "NRC",
+    ),
+    (
+        "sec-davis-besse",
+        "Davis-Besse Nuclear Power Station (water side)",
+        "US",
+        41.5964,
+        -83.0864,
+        1_500.0,
+        "NRC",
+    ),
+    (
+        "sec-ginna",
+        "R.E. Ginna Nuclear Power Plant (water side)",
+        "US",
+        43.2778,
+        -77.3097,
+        1_500.0,
+        "NRC",
+    ),
+    (
+        "sec-nine-mile-point",
+        "Nine Mile Point and James A. FitzPatrick plants (water side)",
+        "US",
+        43.5228,
+        -76.4042,
+        2_000.0,
+        "NRC; midpoint of Nine Mile Point 43.5222, -76.4100 and FitzPatrick 43.5233, -76.3983",
+    ),
+    (
+        "sec-point-beach",
+        "Point Beach Nuclear Plant (water side)",
+        "US",
+        44.2806,
+        -87.5364,
+        1_500.0,
+        "NRC",
+    ),
+    (
+        "sec-palisades",
+        "Palisades Nuclear Plant (water side)",
+        "US",
+        42.3231,
+        -86.3150,
+        1_500.0,
+        "NRC",
+    ),
+    (
+        "sec-ambassador-bridge",
+        "Ambassador Bridge (Detroit–Windsor)",
+        "BI",
+        42.3119,
+        -83.0739,
+        1_000.0,
+        "Wikipedia, midspan",
+    ),
+    (
+        "sec-blue-water-bridge",
+        "Blue Water Bridge (Port Huron–Sarnia)",
+        "BI",
+        42.9986,
+        -82.4231,
+        1_000.0,
+        "Wikipedia, midspan",
+    ),
+    (
+        "sec-peace-bridge",
+        "Peace Bridge (Buffalo–Fort Erie)",
+        "BI",
+        42.9069,
+        -78.9047,
+        1_000.0,
+        "Wikipedia, midspan",
+    ),
 ]
 
 # (zone_id, name, jurisdiction, lat, lon, radius_m, why)
 RESTRICTED = [
-    ("rst-esquimalt", "CFB Esquimalt naval harbour", "CA", 48.4350, -123.4400, 1_200.0,
-     "Esquimalt Harbour (Department of National Defence); disc drawn by judgement, the "
-     "legal harbour limits are not reproduced"),
-    ("rst-bangor", "Naval Base Kitsap-Bangor waterfront", "US", 47.7300, -122.7250, 1_500.0,
-     "Hood Canal at Bangor (restricted area of 33 CFR 334.1220); disc drawn by judgement, "
-     "the legal limits are not reproduced"),
+    (
+        "rst-esquimalt",
+        "CFB Esquimalt naval harbour",
+        "CA",
+        48.4350,
+        -123.4400,
+        1_200.0,
+        "Esquimalt Harbour (Department of National Defence); disc drawn by judgement, the "
+        "legal harbour limits are not reproduced",
+    ),
+    (
+        "rst-bangor",
+        "Naval Base Kitsap-Bangor waterfront",
+        "US",
+        47.7300,
+        -122.7250,
+        1_500.0,
+        "Hood Canal at Bangor (restricted area of 33 CFR 334.1220); disc drawn by judgement, "
+        "the legal limits are not reproduced",
+    ),
 ]
 
 # (zone_id, name, jurisdiction, lat, lon, length_m, width_m, axis_deg)
 LOCKS = [
     ("lock-soo", "Soo Locks (MacArthur and Poe)", "US", 46.5030, -84.3510, 800.0, 300.0, 100.0),
-    ("lock-sault-canal", "Sault Ste. Marie Canal lock", "CA", 46.5140, -84.3520, 300.0, 100.0,
-     110.0),
-    ("lock-stlambert", "St-Lambert Lock (Seaway lock 1)", "CA", 45.4990, -73.5210, 500.0,
-     150.0, 30.0),
-    ("lock-cote-ste-catherine", "Côte-Ste-Catherine Lock (Seaway lock 2)", "CA", 45.4085,
-     -73.5660, 500.0, 150.0, 60.0),
-    ("lock-beauharnois-lower", "Beauharnois lower lock (Seaway lock 3)", "CA", 45.3170,
-     -73.9120, 500.0, 150.0, 60.0),
-    ("lock-beauharnois-upper", "Beauharnois upper lock (Seaway lock 4)", "CA", 45.3120,
-     -73.9220, 500.0, 150.0, 60.0),
+    (
+        "lock-sault-canal",
+        "Sault Ste. Marie Canal lock",
+        "CA",
+        46.5140,
+        -84.3520,
+        300.0,
+        100.0,
+        110.0,
+    ),
+    (
+        "lock-stlambert",
+        "St-Lambert Lock (Seaway lock 1)",
+        "CA",
+        45.4990,
+        -73.5210,
+        500.0,
+        150.0,
+        30.0,
+    ),
+    (
+        "lock-cote-ste-catherine",
+        "Côte-Ste-Catherine Lock (Seaway lock 2)",
+        "CA",
+        45.4085,
+        -73.5660,
+        500.0,
+        150.0,
+        60.0,
+    ),
+    (
+        "lock-beauharnois-lower",
+        "Beauharnois lower lock (Seaway lock 3)",
+        "CA",
+        45.3170,
+        -73.9120,
+        500.0,
+        150.0,
+        60.0,
+    ),
+    (
+        "lock-beauharnois-upper",
+        "Beauharnois upper lock (Seaway lock 4)",
+        "CA",
+        45.3120,
+        -73.9220,
+        500.0,
+        150.0,
+        60.0,
+    ),
     ("lock-snell", "Snell Lock (Seaway, Massena)", "US", 44.9860, -74.8080, 500.0, 150.0, 70.0),
-    ("lock-eisenhower", "Eisenhower Lock (Seaway, Massena)", "US", 44.9950, -74.8480, 500.0,
-     150.0, 70.0),
+    (
+        "lock-eisenhower",
+        "Eisenhower Lock (Seaway, Massena)",
+        "US",
+        44.9950,
+        -74.8480,
+        500.0,
+        150.0,
+        70.0,
+    ),
     ("lock-iroquois", "Iroquois Lock (Seaway)", "CA", 44.8300, -75.3110, 500.0, 150.0, 60.0),
-    ("lock-welland-1", "Welland Canal Lock 1 (Port Weller)", "CA", 43.2195, -79.2130, 400.0,
-     120.0, 0.0),
+    (
+        "lock-welland-1",
+        "Welland Canal Lock 1 (Port Weller)",
+        "CA",
+        43.2195,
+        -79.2130,
+        400.0,
+        120.0,
+        0.0,
+    ),
     ("lock-welland-2", "Welland Canal Lock 2", "CA", 43.1930, -79.2020, 400.0, 120.0, 0.0),
-    ("lock-welland-3", "Welland Canal Lock 3 (St. Catharines)", "CA", 43.1550, -79.1930, 400.0,
-     120.0, 0.0),
-    ("lock-welland-4", "Welland Canal Lock 4 (flight locks)", "CA", 43.1260, -79.1915, 250.0,
-     120.0, 0.0),
-    ("lock-welland-5", "Welland Canal Lock 5 (flight locks)", "CA", 43.1235, -79.1920, 250.0,
-     120.0, 0.0),
-    ("lock-welland-6", "Welland Canal Lock 6 (flight locks)", "CA", 43.1210, -79.1925, 250.0,
-     120.0, 0.0),
-    ("lock-welland-7", "Welland Canal Lock 7 (Thorold)", "CA", 43.1090, -79.1950, 400.0, 120.0,
-     0.0),
-    ("lock-welland-8", "Welland Canal Lock 8 (Port Colborne guard lock)", "CA", 42.9040,
-     -79.2460, 400.0, 120.0, 0.0),
+    (
+        "lock-welland-3",
+        "Welland Canal Lock 3 (St. Catharines)",
+        "CA",
+        43.1550,
+        -79.1930,
+        400.0,
+        120.0,
+        0.0,
+    ),
+    (
+        "lock-welland-4",
+        "Welland Canal Lock 4 (flight locks)",
+        "CA",
+        43.1260,
+        -79.1915,
+        250.0,
+        120.0,
+        0.0,
+    ),
+    (
+        "lock-welland-5",
+        "Welland Canal Lock 5 (flight locks)",
+        "CA",
+        43.1235,
+        -79.1920,
+        250.0,
+        120.0,
+        0.0,
+    ),
+    (
+        "lock-welland-6",
+        "Welland Canal Lock 6 (flight locks)",
+        "CA",
+        43.1210,
+        -79.1925,
+        250.0,
+        120.0,
+        0.0,
+    ),
+    (
+        "lock-welland-7",
+        "Welland Canal Lock 7 (Thorold)",
+        "CA",
+        43.1090,
+        -79.1950,
+        400.0,
+        120.0,
+        0.0,
+    ),
+    (
+        "lock-welland-8",
+        "Welland Canal Lock 8 (Port Colborne guard lock)",
+        "CA",
+        42.9040,
+        -79.2460,
+        400.0,
+        120.0,
+        0.0,
+    ),
 ]
 
 CFR_SPEED = (
@@ -419,21 +698,50 @@ CFR_SPEED = (
 )
 # (zone_id, name, jurisdiction, speed_limit_kn, extent (lon, lat) drawn by judgement, why)
 SPEED_REACHES = [
-    ("speed-seaway-montreal-lake-st-francis",
-     "St. Lawrence Seaway, Montréal (St-Lambert) to Lake St. Francis", "CA", 10.5,
-     [(-73.50, 45.52), (-73.50, 45.36), (-74.20, 45.22), (-74.20, 45.36), (-73.62, 45.52)],
-     "10.5 kn as a Seaway-practice value for the canal/lake reaches (the Seaway Practices "
-     "and Procedures set section-by-section maximum speeds that were not available here: "
-     "judgement, verify)"),
-    ("speed-detroit-river", "Detroit River (Lake Erie to Lake St. Clair)", "BI", 10.4,
-     [(-83.22, 42.02), (-83.02, 42.02), (-82.90, 42.34), (-82.90, 42.37), (-83.10, 42.37),
-      (-83.22, 42.20)], CFR_SPEED),
-    ("speed-st-clair-river", "St. Clair River (Lake Huron to the St. Clair Flats)", "BI", 10.4,
-     [(-82.55, 42.60), (-82.38, 42.60), (-82.38, 43.02), (-82.55, 43.02)], CFR_SPEED),
+    (
+        "speed-seaway-montreal-lake-st-francis",
+        "St. Lawrence Seaway, Montréal (St-Lambert) to Lake St. Francis",
+        "CA",
+        10.5,
+        [(-73.50, 45.52), (-73.50, 45.36), (-74.20, 45.22), (-74.20, 45.36), (-73.62, 45.52)],
+        "10.5 kn as a Seaway-practice value for the canal/lake reaches (the Seaway Practices "
+        "and Procedures set section-by-section maximum speeds that were not available here: "
+        "judgement, verify)",
+    ),
+    (
+        "speed-detroit-river",
+        "Detroit River (Lake Erie to Lake St. Clair)",
+        "BI",
+        10.4,
+        [
+            (-83.22, 42.02),
+            (-83.02, 42.02),
+            (-82.90, 42.34),
+            (-82.90, 42.37),
+            (-83.10, 42.37),
+            (-83.22, 42.20),
+        ],
+        CFR_SPEED,
+    ),
+    (
+        "speed-st-clair-river",
+        "St. Clair River (Lake Huron to the St. Clair Flats)",
+        "BI",
+        10.4,
+        [(-82.55, 42.60), (-82.38, 42.60), (-82.38, 43.02), (-82.55, 43.02)],
+        CFR_SPEED,
+    ),
 ]
 
-SEAWAY_ENTRY = ("seaway-entry-st-lambert", "St. Lawrence Seaway entrance (St-Lambert)", "CA",
-                45.5050, -73.5250, 2_500.0, 225.0)
+SEAWAY_ENTRY = (
+    "seaway-entry-st-lambert",
+    "St. Lawrence Seaway entrance (St-Lambert)",
+    "CA",
+    45.5050,
+    -73.5250,
+    2_500.0,
+    225.0,
+)
 
 
 def read_wpi(path: Path) -> dict[int, dict[str, str]]:
@@ -444,8 +752,10 @@ def read_wpi(path: Path) -> dict[int, dict[str, str]]:
 class WaterClipper:
     """Discs clipped to the land mask's water, keeping the water connected to the centre."""
 
-    def __init__(self, mask: LandMask) -> None:
+    def __init__(self, mask: LandMask, navigable: BaseGeometry) -> None:
         self._mask = mask
+        self._navigable = navigable
+        shapely.prepare(navigable)
         self._pieces = list(mask.pieces)
         self._tree = shapely.STRtree(self._pieces)
 
@@ -463,10 +773,11 @@ class WaterClipper:
         if water.is_empty:
             raise SystemExit(f"no water within {radius_m} m of {lat}, {lon}")
         grown = polygons_only(shapely.intersection(buffer_m(water, ZONE_SHORE_MARGIN_M), area))
+        everything = list(getattr(grown, "geoms", [grown]))
         centre = shapely.Point(lon, lat)
-        parts = list(getattr(grown, "geoms", [grown]))
-        nearest = min(parts, key=lambda p: p.distance(centre))
-        return nearest
+        nearest = min(everything, key=lambda p: p.distance(centre))
+        parts = [p for p in everything if p is nearest or p.intersects(self._navigable)]
+        return shapely.unary_union(parts)
 
     def extent(self, coords: list[tuple[float, float]]) -> BaseGeometry:
         area = Polygon(coords)
@@ -486,9 +797,9 @@ def feature(props: dict[str, Any], geom: BaseGeometry) -> dict[str, Any]:
     }
 
 
-def build_facility_zones(reference: Path) -> list[dict[str, Any]]:
+def build_facility_zones(reference: Path, monitored: BaseGeometry) -> list[dict[str, Any]]:
     wpi = read_wpi(reference / "wpi_us_canada_ports.csv")
-    clip = WaterClipper(LandMask.load_default())
+    clip = WaterClipper(LandMask.load_default(), monitored)
     out: list[dict[str, Any]] = []
     judged = "clipped to water (land mask) and grown 500 m as a shore margin"
     for slug, name, jur, numbers, bearing, why in PORTS:
@@ -663,7 +974,8 @@ def main(argv: list[str]) -> int:
     for f in features:
         f["geometry"]["coordinates"] = round_coords(f["geometry"]["coordinates"])
     # Small zones (locks are a few hundred metres) keep 5 decimals (~1 m).
-    extra = build_facility_zones(reference)
+    monitored = shapely.unary_union([shape(f["geometry"]) for f in features])
+    extra = build_facility_zones(reference, monitored)
     for f in extra:
         f["geometry"]["coordinates"] = round_coords(f["geometry"]["coordinates"], 5)
     features.extend(extra)

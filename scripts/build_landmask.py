@@ -179,10 +179,15 @@ def build(nat: Path) -> list[Polygon]:
     cover = box(*COVER_BOX)
     land = shapely.intersection(union_of(read(nat, "ne_10m_land_na")), cover)
     lakes = shapely.unary_union(
-        [union_of(read(nat, "ne_10m_lakes_na")), union_of(read(nat, "ne_10m_lakes_north_america_na"))]
+        [
+            union_of(read(nat, "ne_10m_lakes_na")),
+            union_of(read(nat, "ne_10m_lakes_north_america_na")),
+        ]
     )
     islands = shapely.intersection(union_of(read(nat, "ne_10m_minor_islands_na")), cover)
-    mask = shapely.difference(shapely.union(shapely.difference(land, lakes), islands), corridors(nat))
+    mask = shapely.difference(
+        shapely.union(shapely.difference(land, lakes), islands), corridors(nat)
+    )
     x0, y0, x1, y1 = (int(v) for v in COVER_BOX)
     pieces = []
     for piece in split(mask, x0, y0, x1, y1):

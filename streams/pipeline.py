@@ -130,7 +130,7 @@ class DecodeStage:
         if last is not None and event_ms < last + TICK_MS:
             return
         self.tick_ms[source] = event_ms
-        tick = {"tick": event_ms, "stations": self.stations.pop(source, {})}
+        tick = {"tick": event_ms, "source": source, "stations": self.stations.pop(source, {})}
         for p in range(self.partitions):
             by_partition[p].append(tick)
 
@@ -149,7 +149,11 @@ class DecodeStage:
         self.last_decoded_types = []
         self.last_lines = 0
         # The final tick: stations heard since the last one, at the source's last event time.
-        final = {"tick": max([last_tick or 0, *heard.values()]), "stations": heard}
+        final = {
+            "tick": max([last_tick or 0, *heard.values()]),
+            "source": source,
+            "stations": heard,
+        }
         ctl = orjson.dumps({**msg, "decode": c.to_dict(), "final_tick": final})
         return [self._reject_out(r) for r in pending] + [
             Out(self.topics.reports, b"ctl", ctl, p) for p in range(self.partitions)
@@ -191,10 +195,12 @@ class TrackStage:
         self.partitions = partitions
         self.ctx = ctx
         self.tracks = tracks
-        self.watermarks: dict[int, int] = {}
+        # Event-time watermark per (partition, source): recorded files replayed together may
+        # lie years apart, so one file's time must not silence another file's vessels.
+        self.watermarks: dict[tuple[int, str], int] = {}
         # AIS_GAP: per partition, a heap of (deadline_ms, mmsi, last_ms) checked as the
         # watermark passes; stale entries (the vessel was heard since) are skipped.
-        self.deadlines: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+        self.deadlines: dict[tuple[int, str], list[tuple[int, int, int]]] = defaultdict(list)
         # Per partition: when any vessel was last heard through each station (event time),
         # learnt from the ticks in order with the data, so the answer never depends on how
         # the partitions interleave.
@@ -213,20 +219,15 @@ class TrackStage:
         presence: dict[int, list[dict[str, Any]]] = defaultdict(list)
         lags: list[float] = []
         duplicates = 0
-        watermark = self.watermarks.get(partition, 0)
-        now_s = time.time()
+        now_s = time.time()  # only for the lag metric: no rule sees the wall clock
         for d in msg["reports"]:
             tick = d.get("tick")
             if tick is not None:
                 self._heard(partition, d.get("stations", {}))
-                if tick > watermark:
-                    watermark = tick
-                    findings += self._silences(partition, watermark, changed)
+                findings += self._advance((partition, d["source"]), tick, changed)
                 continue
-            if d["event_ms"] > watermark:
-                # Silences due before this report happened first.
-                watermark = d["event_ms"]
-                findings += self._silences(partition, watermark, changed)
+            # Silences due before this report happened first.
+            findings += self._advance((partition, d["source"]), d["event_ms"], changed)
             report = Report.from_dict(d)
             c = self.counts[(report.source, partition)]
             mmsi = report.mmsi
@@ -246,7 +247,8 @@ class TrackStage:
                 changed[mmsi] = result.track
                 due = silence_deadline_ms(result.track, self.ctx)
                 if due is not None:
-                    heapq.heappush(self.deadlines[partition], (due, mmsi, result.track.last_ms))
+                    heap = self.deadlines[(partition, report.source)]
+                    heapq.heappush(heap, (due, mmsi, result.track.last_ms))
             findings += result.findings
             if report.lat is not None and report.lon is not None:
                 cell = latlng_to_cell(report.lat, report.lon, PRESENCE_RES)
@@ -261,7 +263,6 @@ class TrackStage:
                         "event_ms": report.event_ms,
                     }
                 )
-        self.watermarks[partition] = watermark
         for mmsi, track in changed.items():
             self.tracks[mmsi] = track
         self.last_findings = findings
@@ -280,11 +281,21 @@ class TrackStage:
             if at_ms > known.get(station, 0):
                 known[station] = at_ms
 
+    def _advance(
+        self, key: tuple[int, str], event_ms: int, changed: dict[int, VesselTrack]
+    ) -> list[Finding]:
+        """Move a watermark forward; AIS_GAP for every deadline it passes."""
+        if event_ms <= self.watermarks.get(key, 0):
+            return []
+        self.watermarks[key] = event_ms
+        return self._silences(key, event_ms, changed)
+
     def _silences(
-        self, partition: int, watermark: int, changed: dict[int, VesselTrack]
+        self, key: tuple[int, str], watermark: int, changed: dict[int, VesselTrack]
     ) -> list[Finding]:
         """AIS_GAP for every vessel whose silence deadline the watermark has passed."""
-        heap = self.deadlines[partition]
+        partition = key[0]
+        heap = self.deadlines[key]
         findings: list[Finding] = []
         while heap and heap[0][0] <= watermark:
             _, mmsi, last_ms = heapq.heappop(heap)
@@ -321,9 +332,11 @@ class TrackStage:
         changed: dict[int, VesselTrack] = {}
         final = msg.get("final_tick") or {}
         self._heard(partition, final.get("stations", {}))
-        watermark = max(self.watermarks.get(partition, 0), final.get("tick", 0))
-        self.watermarks[partition] = watermark
-        findings = self._silences(partition, watermark, changed)
+        key = (partition, msg["source"])
+        findings = self._advance(key, final.get("tick", 0), changed)
+        # The source is done: forget its watermark and pending deadlines.
+        self.watermarks.pop(key, None)
+        self.deadlines.pop(key, None)
         for mmsi, track in changed.items():
             self.tracks[mmsi] = track
         alerts = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
