@@ -83,6 +83,9 @@ class VesselTrack:
     nav_status: int | None = None
     ais_class: Literal["A", "B"] | None = None
     station: str | None = None
+    #: The feed/file that last reported the vessel (its silence is judged on that source's
+    #: event time).
+    source: str | None = None
     name: str | None = None
     callsign: str | None = None
     imo: int | None = None

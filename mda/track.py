@@ -55,6 +55,7 @@ def _absorb(track: VesselTrack | None, report: Report, ctx: RuleContext) -> Vess
         "reports": base.reports + 1,
         # Input without a station counts as one station per file/feed (DESIGN.md §9).
         "station": report.station or report.source,
+        "source": report.source,
         "gap_reported": False,
     }
     if report.dedup_key:

@@ -44,3 +44,35 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 60.
                 admin.create_topics(new)
     finally:
         admin.close()
+
+
+def seal_changelogs(bootstrap: str, topics: list[str], partitions: int) -> None:
+    """Append a one-record batch (a tombstone of a sentinel key) to each changelog partition.
+
+    The embedded broker (Tansu v0.6.0) reports a partition's end offset as the last batch's
+    *base* offset + 1, so a Faust worker recovering a table stops before the later records of
+    a multi-record batch and restores a stale value (measured: a vessel's side of the border
+    two batches old). A trailing single-record batch makes the reported end exact; the
+    tombstone of a key no vessel has changes nothing. Harmless on Apache Kafka.
+    """
+    from kafka import KafkaProducer  # local: only workers call this
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="mda-admin")
+    try:
+        existing = set(admin.list_topics())
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, batch_size=0, linger_ms=0)
+    try:
+        for topic in topics:
+            if topic not in existing:
+                continue
+            for p in range(partitions):
+                producer.send(topic, key=SENTINEL_KEY, value=None, partition=p)
+                producer.flush()
+    finally:
+        producer.close()
+
+
+#: JSON key of the changelog sentinel (no MMSI is a string).
+SENTINEL_KEY = b'"__changelog_sentinel__"'

@@ -38,14 +38,20 @@ topics_by_name: dict[str, faust.TopicT] = {
     names.alerts: app.topic(names.alerts, partitions=n),
 }
 
-tracks = app.Table(
-    "tracks",
-    partitions=n,
-    schema=faust.Schema(key_serializer="json", value_serializer=CODEC_NAME),
-)
+tracks = app.Table("tracks", partitions=n)
+# Faust derives a table's serializers from key_type/value_type (falling back to json) and
+# ignores a schema, and builds the changelog topic when the table is registered. Set the
+# serializers, then rebuild the changelog topic with them (the store is built lazily, at
+# start), so values come back from the changelog or RocksDB as VesselTrack, not dict.
+tracks.key_serializer = "json"
+tracks.value_serializer = CODEC_NAME
+tracks.changelog_topic = tracks._new_changelog_topic()
 
 metrics.preinitialise()
 setup_prometheus_sensors(app, pattern="/metrics")
+
+#: Receiving stations exported by name in mda_station_silence_seconds (the rest: "other").
+STATIONS_EXPORTED = 50
 
 _decode_stage = DecodeStage(names, n)
 _track_stage: TrackStage | None = None
@@ -99,4 +105,6 @@ async def track(stream: Any) -> None:
         if stage.watermarks:
             metrics.WATERMARK.set(max(stage.watermarks.values()) / 1000)
         metrics.VESSELS.set(len(tracks))
+        for station, silence_s in stage.station_silence_s(STATIONS_EXPORTED).items():
+            metrics.STATION_SILENCE.labels(station=station).set(silence_s)
         metrics.STAGE_SECONDS.labels(stage="track").observe(time.perf_counter() - started)

@@ -209,9 +209,12 @@ class TrackStage:
         self.last_findings: list[Finding] = []
         self.last_lags_s: list[float] = []
         self.last_duplicates = 0
+        self.recovered: set[int] = set()
 
     def handle(self, value: bytes, partition: int) -> list[Out]:
         msg = orjson.loads(value)
+        if partition not in self.recovered:
+            self._recover_deadlines(partition)
         if _eof_of(msg):
             return self._eof(msg, partition)
         changed: dict[int, VesselTrack] = {}
@@ -273,6 +276,37 @@ class TrackStage:
             Out(self.topics.presence, b"batch", orjson.dumps({"presence": recs}), p)
             for p, recs in sorted(presence.items())
         ]
+        return out
+
+    def _recover_deadlines(self, partition: int) -> None:
+        """Rebuild the silence deadlines of a partition's vessels from the table.
+
+        The deadlines live in memory; after a restart or a rebalance the tracks come back from
+        the changelog, and so, from them, do the deadlines (a gap is not lost to a crash).
+        """
+        self.recovered.add(partition)
+        for mmsi, track in list(self.tracks.items()):
+            if partition_for_mmsi(mmsi, self.partitions) != partition or track.source is None:
+                continue
+            due = silence_deadline_ms(track, self.ctx)
+            if due is not None:
+                heapq.heappush(
+                    self.deadlines[(partition, track.source)], (due, mmsi, track.last_ms)
+                )
+
+    def station_silence_s(self, limit: int) -> dict[str, float]:
+        """Seconds of event time since each station was last heard (the ``limit`` most
+        recently heard by name; the rest folded into "other" with the longest silence)."""
+        heard: dict[str, int] = {}
+        for known in self.station_heard_ms.values():
+            for station, at_ms in known.items():
+                heard[station] = max(at_ms, heard.get(station, 0))
+        now_ms = max(self.watermarks.values(), default=0)
+        ranked = sorted(heard.items(), key=lambda kv: (-kv[1], kv[0]))
+        out = {s: max(0.0, (now_ms - t) / 1000) for s, t in ranked[:limit]}
+        rest = [max(0.0, (now_ms - t) / 1000) for _, t in ranked[limit:]]
+        if rest:
+            out["other"] = max(rest)
         return out
 
     def _heard(self, partition: int, stations: dict[str, int]) -> None:

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from streams.admin import ensure_topics
+from streams.admin import ensure_topics, seal_changelogs
 from streams.broker import start_broker
 from streams.settings import get_settings
 from streams.topics import topic_specs
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"embedded broker on {broker.bootstrap} (pid {broker.pid})", flush=True)
     assert settings.kafka_bootstrap is not None
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    changelogs = [f"{settings.app_id}-tracks-changelog"]
+    seal_changelogs(settings.kafka_bootstrap, changelogs, settings.partitions)
 
     from streams import agents  # noqa: F401  (registers the agents on the app)
     from streams.app import app
