@@ -25,6 +25,7 @@ margin.
 
 from __future__ import annotations
 
+import csv
 import functools
 import gzip
 import math
@@ -41,12 +42,25 @@ from shapely.geometry import box
 from mda.errors import ReferenceDataError, RejectReason
 from mda.hexgrid import distance_m
 
-__all__ = ["COVER_BOX", "ON_LAND_MARGIN_M", "LandMask"]
+__all__ = ["COVER_BOX", "HARBOUR_RADIUS_M", "ON_LAND_MARGIN_M", "LandMask"]
 
 #: DESIGN.md §9 POSITION_ON_LAND: more than this far from the nearest water.
 ON_LAND_MARGIN_M: Final = 1_000.0
 #: (lon_min, lat_min, lon_max, lat_max) covered by the default mask; outside it is water.
 COVER_BOX: Final = (-170.0, 20.0, -50.0, 75.0)
+
+#: Harbour allowance by World Port Index harbour size: within this distance of a listed
+#: US/Canadian port, a position is never "on land". Natural Earth 10m shorelines leave out
+#: basins, slips, ship canals and marinas (measured on the MarineCadastre day of 2023-01-11:
+#: half of the raw POSITION_ON_LAND findings were moored vessels within these radii, e.g.
+#: Lake Union in Seattle, Victoria's inner harbour, Newark Bay).
+HARBOUR_RADIUS_M: Final = {
+    "Very Small": 3_000.0,
+    "Small": 5_000.0,
+    "Medium": 8_000.0,
+    "Large": 10_000.0,
+}
+_HARBOUR_DEFAULT_M = 3_000.0
 
 _MAGIC = b"MDALAND1"
 _SCALE = 100_000  # file coordinate units per degree
@@ -85,7 +99,15 @@ class LandMask:
     Arguments are ``(lat, lon)`` in WGS84 degrees, like h3 and :mod:`mda.geo`.
     """
 
-    def __init__(self, pieces: Sequence[Any], cover_box: tuple[float, ...] = COVER_BOX) -> None:
+    def __init__(
+        self,
+        pieces: Sequence[Any],
+        cover_box: tuple[float, ...] = COVER_BOX,
+        harbours: Sequence[tuple[float, float, float]] = (),
+    ) -> None:
+        #: (lat, lon, radius_m) of the harbour allowance.
+        h = np.array(list(harbours), dtype=float).reshape(-1, 3)
+        self._harbour_lat, self._harbour_lon, self._harbour_r = h[:, 0], h[:, 1], h[:, 2]
         self._pieces = np.array(list(pieces), dtype=object)
         self._cover = tuple(float(v) for v in cover_box)
         self._tree = shapely.STRtree(self._pieces)
@@ -112,7 +134,7 @@ class LandMask:
         self._cells: dict[tuple[int, int], Any] = {}
 
     @classmethod
-    def from_file(cls, path: Path) -> LandMask:
+    def from_file(cls, path: Path, harbours: Sequence[tuple[float, float, float]] = ()) -> LandMask:
         """Read the binary mask written by ``scripts/build_landmask.py``.
 
         Layout (gzip of little-endian data): 8-byte magic ``MDALAND1``; int32 counts of
@@ -135,7 +157,18 @@ class LandMask:
             pieces = shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, (rings, polys))
         except (OSError, EOFError, ValueError, struct.error) as exc:
             raise ReferenceDataError(RejectReason.BAD_REFERENCE_DATA, f"{path}: {exc}") from exc
-        return cls(list(pieces))
+        return cls(list(pieces), harbours=harbours)
+
+    def in_harbour(self, lat: float, lon: float) -> bool:
+        """True within the allowance radius of a listed harbour (see HARBOUR_RADIUS_M)."""
+        if not len(self._harbour_r):
+            return False
+        # Haversine over all harbours at once: only positions already on the mask get here.
+        p1, p2 = np.radians(lat), np.radians(self._harbour_lat)
+        dp, dl = p2 - p1, np.radians(self._harbour_lon - lon)
+        a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+        d_m = 2 * 6_371_007.2 * np.arcsin(np.sqrt(a))
+        return bool((d_m <= self._harbour_r).any())
 
     @staticmethod
     def load_default() -> LandMask:
@@ -213,10 +246,11 @@ class LandMask:
         return self._shore_distance_m(lat, lon)
 
     def is_on_land(self, lat: float, lon: float, margin_m: float = ON_LAND_MARGIN_M) -> bool:
-        """True when the position is more than ``margin_m`` from the nearest water."""
+        """True when the position is more than ``margin_m`` from the nearest water and not
+        within a listed harbour's allowance."""
         if not self._inside_land(lat, lon):
             return False
-        return self._shore_distance_m(lat, lon) > margin_m
+        return self._shore_distance_m(lat, lon) > margin_m and not self.in_harbour(lat, lon)
 
 
 def _data_path(name: str) -> Path:
@@ -224,6 +258,19 @@ def _data_path(name: str) -> Path:
         return Path(path)
 
 
+def _harbours(path: Path) -> list[tuple[float, float, float]]:
+    with open(path, newline="") as f:
+        return [
+            (
+                float(r["lat"]),
+                float(r["lon"]),
+                HARBOUR_RADIUS_M.get(r["harbor_size"], _HARBOUR_DEFAULT_M),
+            )
+            for r in csv.DictReader(f)
+        ]
+
+
 @functools.cache
 def _default_mask() -> LandMask:
-    return LandMask.from_file(_data_path("land_na.bin.gz"))
+    harbours = _harbours(_data_path("wpi_harbours.csv"))
+    return LandMask.from_file(_data_path("land_na.bin.gz"), harbours=harbours)
