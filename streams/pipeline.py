@@ -98,11 +98,11 @@ class DecodeStage:
             decoded_types += result.decoded_types
             rejects += result.rejects
             for report in result.reports:
-                self._tick(raw.source, report.event_ms, by_partition)
                 heard = self.stations[raw.source]
                 station = report.station or report.source
                 if report.event_ms > heard.get(station, 0):
                     heard[station] = report.event_ms
+                self._tick(raw.source, report.event_ms, by_partition)
                 by_partition[partition_for_mmsi(report.mmsi, self.partitions)].append(
                     report.to_dict()
                 )
@@ -232,6 +232,7 @@ class TrackStage:
             # Silences due before this report happened first.
             findings += self._advance((partition, d["source"]), d["event_ms"], changed)
             report = Report.from_dict(d)
+            due = None
             c = self.counts[(report.source, partition)]
             mmsi = report.mmsi
             track = changed.get(mmsi) or self.tracks.get(mmsi)
@@ -250,9 +251,13 @@ class TrackStage:
                 changed[mmsi] = result.track
                 due = silence_deadline_ms(result.track, self.ctx)
                 if due is not None:
-                    heap = self.deadlines[(partition, report.source)]
-                    heapq.heappush(heap, (due, mmsi, result.track.last_ms))
+                    key = (partition, report.source)
+                    heapq.heappush(self.deadlines[key], (due, mmsi, result.track.last_ms))
             findings += result.findings
+            if due is not None and due <= self.watermarks.get(key, 0):
+                # Already silent by this source's clock (the report was older than the
+                # watermark): decided now, per report, so batching cannot change the answer.
+                findings += self._silences(key, self.watermarks[key], changed)
             if report.lat is not None and report.lon is not None:
                 cell = latlng_to_cell(report.lat, report.lon, PRESENCE_RES)
                 presence[int(cell, 16) % self.partitions].append(
@@ -368,6 +373,9 @@ class TrackStage:
         self._heard(partition, final.get("stations", {}))
         key = (partition, msg["source"])
         findings = self._advance(key, final.get("tick", 0), changed)
+        # Vessels already due at the source's last event time are decided now (the last
+        # reports may have been older than the watermark, so no advance checked them).
+        findings += self._silences(key, self.watermarks.get(key, 0), changed)
         # The source is done: forget its watermark and pending deadlines.
         self.watermarks.pop(key, None)
         self.deadlines.pop(key, None)
