@@ -263,6 +263,7 @@ _MAX_SEGMENT_DEG = 0.05
 #: A cell's candidate segments: four coordinate arrays, or (few) (ax, ay, bx, by) tuples.
 _Candidates = tuple[Any, Any, Any] | list[tuple[float, ...]]
 _AREA_CELL_DEG = 0.25
+_DISTANCE_MEMO_MAX = 200_000
 
 
 def _cell_of(lat: float, lon: float, cell_deg: float) -> tuple[int, int]:
@@ -493,6 +494,9 @@ class Geography:
         self._bounds = shapely.bounds(self._geoms).reshape(-1, 4)
         # Memo: 0.25° cell -> (zones containing the whole cell, zones only partly over it).
         self._cells: dict[tuple[int, int], tuple[Any, Any]] = {}
+        self._distance_memo: dict[tuple[float, float], float] = {}
+        # Memo: 0.25° cell -> a lower bound (m) of the boundary distance of any point in it.
+        self._cell_bound_m: dict[tuple[int, int], float] = {}
 
     @classmethod
     def load(cls, extra_zones: Path | None = None) -> Geography:
@@ -546,7 +550,36 @@ class Geography:
 
     def boundary_distance_m(self, lat: float, lon: float) -> float:
         """Metres to the nearest point of the US–Canada boundary lines (NOAA)."""
-        return self._boundary.legal.nearest(lat, lon)[0]
+        # Moored and slow vessels repeat their position: memoise exact positions (bounded).
+        key = (lat, lon)
+        found = self._distance_memo.get(key)
+        if found is None:
+            if len(self._distance_memo) >= _DISTANCE_MEMO_MAX:
+                self._distance_memo.clear()
+            found = self._distance_memo[key] = self._boundary.legal.nearest(lat, lon)[0]
+        return found
+
+    def near_boundary(self, lat: float, lon: float, within_m: float) -> bool:
+        """True when the position is within ``within_m`` of the boundary lines.
+
+        Far from the line, a per-0.25°-cell lower bound (distance of the cell's centre minus
+        its half-diagonal) answers without the nearest-point search: a fleet in the Baltic or
+        the Gulf of Mexico costs one dict lookup per report.
+        """
+        key = _cell_of(lat, lon, _AREA_CELL_DEG)
+        bound = self._cell_bound_m.get(key)
+        if bound is None:
+            lat0, lon0 = key[0] * _AREA_CELL_DEG, key[1] * _AREA_CELL_DEG
+            clat, clon = lat0 + _AREA_CELL_DEG / 2, lon0 + _AREA_CELL_DEG / 2
+            half_diagonal_m = max(
+                distance_m(clat, clon, lat0, lon0),
+                distance_m(clat, clon, lat0, lon0 + _AREA_CELL_DEG),
+            )
+            centre_m = self._boundary.legal.nearest(clat, clon)[0]
+            bound = self._cell_bound_m[key] = centre_m - half_diagonal_m
+        if bound > within_m:
+            return False
+        return self.boundary_distance_m(lat, lon) <= within_m
 
     def side_of_boundary(self, lat: float, lon: float) -> Side | None:
         """ "CA" or "US" by side of the boundary; None outside 24–85 N, 180–50 W or on it."""

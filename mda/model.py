@@ -57,11 +57,15 @@ class Report:
         return self.lat is not None and self.lon is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Flat fields: no need for asdict's recursive deep copy.
+        return {f: getattr(self, f) for f in REPORT_FIELDS}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:
         return cls(**d)
+
+
+REPORT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Report))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ CODEC_NAME = "mda_track"
 
 class TrackCodec(codecs.Codec):  # type: ignore[misc]
     def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(obj.to_dict())
+        return orjson.dumps(obj)  # orjson writes (nested) dataclasses natively
 
     def _loads(self, s: bytes) -> Any:
         return VesselTrack.from_dict(orjson.loads(s))

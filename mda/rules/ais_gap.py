@@ -55,7 +55,7 @@ def severity_of(track: VesselTrack, ctx: RuleContext) -> Severity:
     if track.lat is None or track.lon is None:
         return "medium"
     geo = ctx.geography
-    near = geo.boundary_distance_m(track.lat, track.lon) <= ctx.thresholds.boundary_near_m
+    near = geo.near_boundary(track.lat, track.lon, ctx.thresholds.boundary_near_m)
     security = any(ctx.zone(z).kind == "security" for z in track.zones)
     return "high" if near or security else "medium"
 

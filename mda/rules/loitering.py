@@ -27,8 +27,7 @@ def eligible(track: VesselTrack, report: Report, ctx: RuleContext) -> bool:
     if kinds & WATCHED_KINDS:
         return True
     assert report.lat is not None and report.lon is not None
-    near_m = ctx.geography.boundary_distance_m(report.lat, report.lon)
-    return near_m <= ctx.thresholds.boundary_near_m
+    return ctx.geography.near_boundary(report.lat, report.lon, ctx.thresholds.boundary_near_m)
 
 
 def check(
@@ -84,9 +83,12 @@ def check(
         )
         return cleared.without_open(RULE), [f]
     if sog >= th.loiter_sog_kn or not eligible(new, report, ctx):
+        if new.slow_since_ms is None:
+            return new, []
         return dataclasses.replace(new, slow_since_ms=None), []
     since = new.slow_since_ms if new.slow_since_ms is not None else report.event_ms
-    new = dataclasses.replace(new, slow_since_ms=since)
+    if new.slow_since_ms is None:
+        new = dataclasses.replace(new, slow_since_ms=since)
     if report.event_ms - since < th.loiter_min_s * 1000:
         return new, []
     assert report.lat is not None and report.lon is not None

@@ -49,6 +49,8 @@ def check(
         new = new.without_open(RULE, opened.key)
         opened = None
     if not over or zone is None:
+        if new.speeding_zone is None and new.speeding_since_ms is None:
+            return new, findings
         return dataclasses.replace(
             new, speeding_zone=None, speeding_count=0, speeding_since_ms=None
         ), findings

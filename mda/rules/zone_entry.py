@@ -30,7 +30,8 @@ def check(
         if z.kind != "monitored" or z.speed_limit_kn is not None
     )
     before = set(old.zones) if old is not None else set()
-    new = dataclasses.replace(new, zones=inside)
+    if inside != new.zones:
+        new = dataclasses.replace(new, zones=inside)
     findings: list[Finding] = []
     for zone_id in inside:
         zone = ctx.zone(zone_id)
