@@ -53,6 +53,15 @@ def alert_id(rule: str, mmsi: int, other_mmsi: int | None, opened_ms: int, key: 
 
 
 @dataclass(frozen=True, slots=True)
+class VesselIdentity:
+    """What the alert says about the vessel: from its static reports and its MID."""
+
+    imo: int | None = None
+    name: str | None = None
+    flag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """What a rule found: one open, update or close of one alert."""
 
@@ -71,19 +80,13 @@ class Finding:
     zone_id: str | None = None
     facility_id: str | None = None
     key: str = ""
+    #: The vessel's identity when the finding was made (set by the track step), so the
+    #: message does not depend on what later reports of the same batch changed.
+    identity: VesselIdentity | None = None
 
     @property
     def alert_id(self) -> str:
         return alert_id(self.rule, self.mmsi, self.other_mmsi, self.opened_ms, self.key)
-
-
-@dataclass(frozen=True, slots=True)
-class VesselIdentity:
-    """What the alert says about the vessel: from its static reports and its MID."""
-
-    imo: int | None = None
-    name: str | None = None
-    flag: str | None = None
 
 
 def iso_utc(ms: int) -> str:

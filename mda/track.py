@@ -20,6 +20,7 @@ from mda.rules import (
     identity_change,
     identity_conflict,
     invalid_mmsi,
+    isps,
     loitering,
     port_calls,
     position_jump,
@@ -84,12 +85,18 @@ POSITION_RULES = (
     position_jump.check,
     identity_conflict.check,
     invalid_mmsi.check,
+    isps.apply_register,  # the register's trusted flag, read by BORDER_CROSSING
     border_crossing.check,
     zone_entry.check,
+    isps.check_no_prearrival,
+    isps.check_issc,
+    isps.check_security_level,
+    isps.check_psa,
     speeding.check,
     loitering.check,
     position_on_land.check,
     port_calls.check,
+    isps.check_last_port,  # after port_calls: a call completes there
 )
 
 
@@ -115,7 +122,17 @@ def step(track: VesselTrack | None, report: Report, ctx: RuleContext) -> StepRes
         for rule in POSITION_RULES:
             new, found = rule(track, new, report, ctx)
             findings += found
-    return StepResult(new, tuple(findings))
+    return StepResult(new, with_identity(findings, new, ctx))
+
+
+def with_identity(
+    findings: list[Finding], track: VesselTrack, ctx: RuleContext
+) -> tuple[Finding, ...]:
+    """The findings stamped with the vessel's identity as it is now (name, IMO, flag)."""
+    if not findings:
+        return ()
+    identity = track.identity(ctx.mids.flag_of(track.mmsi))
+    return tuple(dataclasses.replace(f, identity=identity) for f in findings)
 
 
 def silence_deadline_ms(track: VesselTrack, ctx: RuleContext) -> int | None:
@@ -131,4 +148,6 @@ def check_silence(
     ``station_heard_ms`` is when any vessel was last heard through the station that last
     heard this one: a silent receiver is not a dark vessel.
     """
-    return ais_gap.check_silence(track, watermark_ms, station_heard_ms, ctx)
+    result = ais_gap.check_silence(track, watermark_ms, station_heard_ms, ctx)
+    stamped = list(with_identity(result.findings, result.track, ctx))
+    return dataclasses.replace(result, findings=stamped)
