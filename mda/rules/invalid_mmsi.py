@@ -12,6 +12,7 @@ import dataclasses
 
 from mda.alerts import Finding
 from mda.model import Report
+from mda.rules.common import finding_at
 from mda.rules.context import RuleContext
 from mda.state import VesselTrack
 
@@ -32,26 +33,23 @@ def check(
         return new, []
     if not ctx.geography.in_monitored_area(report.lat, report.lon):
         return new, []
-    finding = Finding(
-        rule=RULE,
-        severity="low",
-        status="open",
-        mmsi=report.mmsi,
-        event_ms=report.event_ms,
-        opened_ms=report.event_ms,
-        lat=report.lat,
-        lon=report.lon,
-        summary=(
+    finding = finding_at(
+        RULE,
+        "low",
+        "open",
+        report,
+        report.event_ms,
+        (
             f"MMSI {report.mmsi:09d} is not a valid ship identity "
             f"({mmsi_class.value.replace('_', ' ')}) and is transmitting in the monitored area."
         ),
-        evidence={
+        {
             "mmsi_class": mmsi_class.value,
             "mmsi_text": f"{report.mmsi:09d}" if report.mmsi < 10**9 else str(report.mmsi),
             "msg_type": report.msg_type,
             "position": {"lat": report.lat, "lon": report.lon, "time_ms": report.event_ms},
             "vessel_name": new.name,
         },
-        thresholds={"repeat_s": th.invalid_mmsi_repeat_s},
+        {"repeat_s": th.invalid_mmsi_repeat_s},
     )
     return dataclasses.replace(new, invalid_mmsi_ms=report.event_ms), [finding]

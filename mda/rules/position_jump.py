@@ -11,10 +11,13 @@ import dataclasses
 from mda.alerts import Finding
 from mda.hexgrid import distance_m
 from mda.model import Report
+from mda.rules.common import finding_at
 from mda.rules.context import RuleContext
 from mda.state import Jump, VesselTrack
 
 RULE = "POSITION_JUMP"
+#: Most jumps a track keeps (IDENTITY_CONFLICT needs the last ``conflict_jumps`` of them).
+JUMPS_KEPT = 16
 M_PER_NM = 1852.0
 
 
@@ -51,25 +54,25 @@ def check(
     jump = Jump(report.event_ms, old.lat, old.lon, report.lat, report.lon)
     window_ms = th.conflict_window_s * 1000
     kept = tuple(j for j in new.jumps if report.event_ms - j.at_ms <= window_ms)
-    new = dataclasses.replace(new, jumps=(*kept, jump))
+    # Also bounded by count: two transmitters on one MMSI jump at every report (900 jumps in
+    # the 30-min window at 2 s each), and the whole track is rewritten to the changelog.
+    limit = max(JUMPS_KEPT, th.conflict_jumps)
+    new = dataclasses.replace(new, jumps=(*kept, jump)[-limit:])
     if new.open_alert("IDENTITY_CONFLICT") is not None:
         # Two transmitters already explained: each alternation is not news.
         return new, []
     shown = "an impossible" if speed_kn == float("inf") else f"{speed_kn:.0f} kn"
-    finding = Finding(
-        rule=RULE,
-        severity="medium",
-        status="open",
-        mmsi=report.mmsi,
-        event_ms=report.event_ms,
-        opened_ms=report.event_ms,
-        lat=report.lat,
-        lon=report.lon,
-        summary=(
+    finding = finding_at(
+        RULE,
+        "medium",
+        "open",
+        report,
+        report.event_ms,
+        (
             f"MMSI {report.mmsi} jumped {dist_m / 1000:.1f} km in {dt_ms / 1000:.0f} s "
             f"({shown} implied speed)."
         ),
-        evidence={
+        {
             "from": {"lat": old.lat, "lon": old.lon, "time_ms": old.pos_ms},
             "to": {"lat": report.lat, "lon": report.lon, "time_ms": report.event_ms},
             "distance_m": round(dist_m, 1),
@@ -77,6 +80,6 @@ def check(
             "implied_speed_kn": None if speed_kn == float("inf") else round(speed_kn, 1),
             "reported_sog_kn": report.sog_kn,
         },
-        thresholds={"speed_kn": th.jump_speed_kn, "distance_m": th.jump_distance_m},
+        {"speed_kn": th.jump_speed_kn, "distance_m": th.jump_distance_m},
     )
     return new, [finding]
