@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,prod]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -51,3 +51,17 @@ ops-check: install
 
 image:
 	docker build -f docker/Dockerfile -t mda-stream:local .
+
+# Reliability (issue 7). `make fuzz`: the fuzz properties of tests/unit/test_fuzz_*.py with
+# the long hypothesis budget (tests/hypothesis_profiles.py), with per-test statistics.
+# `make soak`: bench/soak.py, a worker on the embedded broker under a steady replay
+# (SOAK_MINUTES, default 10) sampling RSS, lines read and event-time lag into a CSV.
+.PHONY: fuzz soak
+SOAK_MINUTES ?= 10
+
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \
+		tests/unit/test_fuzz_decode.py tests/unit/test_fuzz_readers.py tests/unit/test_fuzz_track.py
+
+soak: install
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) --csv soak.csv

@@ -48,3 +48,12 @@ class DecodeError(MdaError):
 
 class ReferenceDataError(MdaError):
     """A reference-data file (CSV, GeoJSON) is malformed."""
+
+
+class ReferenceFileError(ReferenceDataError):
+    """A reference set (DESIGN.md §7 CSVs) failed validation: every problem, each with its
+    file name and line number. Nothing of the set is loaded."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(RejectReason.BAD_REFERENCE_DATA, "\n".join(problems))
+        self.problems = tuple(problems)

@@ -37,3 +37,13 @@ def cell_to_parent(cell: H3Cell, res: int) -> H3Cell:
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance in metres between two WGS84 positions (h3's haversine)."""
     return float(h3.great_circle_distance((lat1, lon1), (lat2, lon2), unit="m"))
+
+
+def is_valid_cell(cell: str) -> bool:
+    """True for a valid H3 cell index (hex string) of any resolution."""
+    return bool(h3.is_valid_cell(cell))
+
+
+def cell_resolution(cell: H3Cell) -> int:
+    """The resolution of an H3 cell."""
+    return int(h3.get_resolution(cell))

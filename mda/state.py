@@ -110,6 +110,8 @@ class VesselTrack:
     crossing: Crossing | None = None
     port_stay: PortStay | None = None
     port_calls: tuple[PortCall, ...] = ()
+    #: ISPS_LAST_PORT_MISMATCH: notices already evaluated to a mismatch (once per notice).
+    isps_mismatch_notices: tuple[str, ...] = ()
 
     @property
     def has_static(self) -> bool:

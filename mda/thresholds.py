@@ -54,6 +54,30 @@ class Thresholds:
     port_call_sog_kn: float = 0.5
     port_call_min_s: int = 2 * 3600
     port_calls_kept: int = 10
+    # ENCOUNTER: two vessels within encounter_distance_m, both below encounter_sog_kn, for
+    # encounter_min_s, outside exempt zones; closed beyond encounter_close_m. A vessel's
+    # presence is forgotten presence_ttl_s of event time after its last report (the proximity
+    # stage's vessel sets), and an open encounter not seen for encounter_keep_s is dropped.
+    encounter_distance_m: float = 500.0
+    encounter_sog_kn: float = 3.0
+    encounter_min_s: int = 20 * 60
+    encounter_close_m: float = 1_000.0
+    presence_ttl_s: int = 10 * 60
+    encounter_keep_s: int = 6 * 3600
+    # ISPS (DESIGN.md §9): a notice counts when its eta is within isps_notice_window_s of the
+    # event; submitted less than isps_notice_lead_s before its eta it is late (33 CFR 160.212:
+    # 96 h). The current notice's eta is no earlier than isps_current_notice_past_s ago.
+    isps_notice_window_s: int = 48 * 3600
+    isps_notice_lead_s: int = 96 * 3600
+    isps_current_notice_past_s: int = 48 * 3600
+    # Inbound: course within this angle of the zone's inbound bearing (or of the facility).
+    isps_inbound_tolerance_deg: float = 90.0
+    # ISPS_PSA_PORT_CALL: the last n port calls; ISPS_LAST_PORT_MISMATCH: the latest
+    # completed call counts when it is this recent.
+    isps_port_calls_considered: int = 5
+    isps_last_call_max_age_s: int = 30 * 24 * 3600
+    # A MARSEC raise alerts vessels inside the facility heard within this time.
+    isps_inside_max_silence_s: int = 6 * 3600
     # Duplicate suppression: the same transmission heard again within this window.
     duplicate_window_s: int = 60
     # Out-of-order events older than the vessel's last report by more than this are rejected

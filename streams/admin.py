@@ -14,17 +14,32 @@ from streams.topics import TopicSpec
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 60.0) -> None:
-    """Create missing topics (partitions, compaction); wait for the broker if it is not up."""
-    deadline = time.monotonic() + timeout_s
+#: One attempt to reach the broker (kafka-python's default, 30 s, left the log silent).
+BOOTSTRAP_ATTEMPT_MS = 5_000
+
+
+def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float | None = 60.0) -> None:
+    """Create missing topics (partitions, compaction); wait for the broker if it is not up.
+
+    Waits at most ``timeout_s`` (``None``: as long as it takes, for long-running workers),
+    logging every attempt.
+    """
+    started = time.monotonic()
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="mda-admin")
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap,
+                client_id="mda-admin",
+                bootstrap_timeout_ms=BOOTSTRAP_ATTEMPT_MS,
+            )
             break
         except KafkaError as exc:
-            if time.monotonic() > deadline:
+            waited_s = time.monotonic() - started
+            if timeout_s is not None and waited_s > timeout_s:
                 raise
-            log.warning("broker %s not reachable yet (%s); retrying", bootstrap, exc)
+            log.warning(
+                "broker %s not reachable yet after %.0f s (%s); retrying", bootstrap, waited_s, exc
+            )
             time.sleep(1.0)
     try:
         existing = set(admin.list_topics())

@@ -5,6 +5,7 @@ Only the worker entry point imports this module (it registers the agents on the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -13,16 +14,20 @@ import faust
 import orjson
 from faust.sensors.prometheus import setup_prometheus_sensors
 
+import streams.lifecycle_agents  # noqa: F401  (alert lifecycle: its table and agents)
 from mda.geo import Geography
+from mda.isps import geography_with, load_reference_dir
 from mda.landmask import LandMask
 from mda.mid import MidTable
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
-from streams import metrics
+from streams import metrics, reference
 from streams.app import app, settings
 from streams.codecs import CODEC_NAME
 from streams.pipeline import DecodeStage, Out, TrackStage
+from streams.proximity import ProximityStage
 from streams.topics import TopicNames
+from streams.web import vessels as vessels_page  # noqa: F401  (registers /vessels)
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +64,16 @@ _track_stage: TrackStage | None = None
 
 def _rule_context() -> RuleContext:
     geography = Geography.load(settings.zones)
+    # ISPS reference set of a batch run (mda run --reference DIR); validated by the CLI.
+    reference = load_reference_dir(settings.reference_dir) if settings.reference_dir else None
+    if reference is not None:
+        geography = geography_with(geography, reference)
     return RuleContext(
         geography=geography,
         mids=MidTable.load_default(),
         landmask=LandMask.load_default(),
         thresholds=Thresholds.from_dict(orjson.loads(settings.thresholds_json)),
+        reference=reference,
     )
 
 
@@ -91,11 +101,21 @@ async def track(stream: Any) -> None:
     global _track_stage
     if _track_stage is None:
         _track_stage = TrackStage(names, n, _rule_context(), tracks)
+        # The isps.* topics as they stand (later records arrive as control records).
+        assert settings.kafka_bootstrap is not None
+        snapshot = await asyncio.to_thread(reference.read_topics, settings.kafka_bootstrap, names)
+        _track_stage.apply_references(snapshot)
     stage = _track_stage
+    rejected_refs = stage.reference_rejects
     async for event in stream.events():
         started = time.perf_counter()
         outs = stage.handle(event.value, event.message.partition)
         await _send(outs)
+        if stage.reference_rejects != rejected_refs:
+            metrics.MESSAGES_REJECTED.labels(reason="bad_reference_data").inc(
+                stage.reference_rejects - rejected_refs
+            )
+            rejected_refs = stage.reference_rejects
         for f in stage.last_findings:
             metrics.ALERTS.labels(rule=f.rule, severity=f.severity, status=f.status).inc()
         for lag in stage.last_lags_s:
@@ -108,3 +128,40 @@ async def track(stream: Any) -> None:
         for station, silence_s in stage.station_silence_s(STATIONS_EXPORTED).items():
             metrics.STATION_SILENCE.labels(station=station).set(silence_s)
         metrics.STAGE_SECONDS.labels(stage="track").observe(time.perf_counter() - started)
+
+
+mids = MidTable.load_default()
+thresholds = Thresholds.from_dict(orjson.loads(settings.thresholds_json))
+_proximity_stage: ProximityStage | None = None
+
+
+def proximity_stage() -> ProximityStage:
+    """The proximity stage (its vessel sets are read by the /vessels page too)."""
+    global _proximity_stage
+    if _proximity_stage is None:
+        geography = Geography.load(settings.zones)
+        _proximity_stage = ProximityStage(names, n, geography, mids, thresholds)
+    return _proximity_stage
+
+
+@app.agent(topics_by_name[names.presence])
+async def proximity(stream: Any) -> None:
+    stage = proximity_stage()
+    async for event in stream.events():
+        started = time.perf_counter()
+        outs = stage.handle(event.value, event.message.partition)
+        await _send(outs)
+        for f in stage.last_findings:
+            metrics.ALERTS.labels(rule=f.rule, severity=f.severity, status=f.status).inc()
+        metrics.STAGE_SECONDS.labels(stage="proximity").observe(time.perf_counter() - started)
+
+
+isps_topic = app.topic(*names.isps_topics(), partitions=1)
+
+
+@app.agent(isps_topic)
+async def reference_feed(stream: Any) -> None:
+    """An isps.* record → a control record to every ais.reports partition (streams.reference)."""
+    async for event in stream.events():
+        m = event.message
+        await _send(reference.forward(names, n, m.topic, m.key, m.value, m.offset))

@@ -65,12 +65,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from streams.runner import run_files
 
     settings = _settings_with(args)
+    if args.reference is not None and not _reference_ok(args.reference):
+        return 1
     summary = run_files(
         args.files,
         settings,
         alerts_out=args.alerts_out,
         speed=args.speed,
         progress=not args.quiet and sys.stderr.isatty(),
+        workers=args.workers,
     )
     if not args.quiet:
         print(format_summary(summary, args.files))
@@ -78,6 +81,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             for a in summary.alerts:
                 print(format_alert(a))
     return 0
+
+
+def _reference_ok(directory: Path) -> bool:
+    """Validate a reference directory before starting anything (errors on stderr)."""
+    from mda.errors import ReferenceDataError
+    from mda.isps import load_reference_dir
+
+    try:
+        load_reference_dir(directory)
+    except ReferenceDataError as exc:
+        print(f"mda: reference data {directory} rejected:\n{exc.detail}", file=sys.stderr)
+        return False
+    return True
+
+
+def cmd_reference_load(args: argparse.Namespace) -> int:
+    from streams.reference import load
+
+    return load(args.directory, Settings(), prune=args.prune)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -140,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--zones", type=Path, metavar="FILE", help="extra zones (GeoJSON)")
     run.add_argument("--alerts-out", type=Path, metavar="PATH", help="alerts as JSON lines")
     run.add_argument("--speed", type=_speed, default=None, metavar="max|N", help="default max")
+    run.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes sharing partitions"
+    )
     run.add_argument("--show-alerts", action="store_true", help="print every alert")
     run.add_argument("--quiet", action="store_true", help="print nothing")
     run.set_defaults(func=cmd_run)
@@ -157,6 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the bundled recording and scenario, end to end")
     demo.set_defaults(func=cmd_demo)
+
+    ref = sub.add_parser("reference", help="ISPS reference data (DESIGN.md §7)")
+    ref_sub = ref.add_subparsers(dest="reference_command", required=True)
+    ref_load = ref_sub.add_parser(
+        "load", help="validate DIR's CSVs and publish them to the compacted isps.* topics"
+    )
+    ref_load.add_argument("directory", type=Path, metavar="DIR")
+    ref_load.add_argument(
+        "--prune", action="store_true", help="also delete (tombstone) keys DIR no longer has"
+    )
+    ref_load.set_defaults(func=cmd_reference_load)
+
+    from streams import alerts_cli  # the watch officer's commands: mda alerts …
+
+    alerts_cli.add_parser(sub)
+    from streams import ingest_cli  # live receivers: mda ingest udp://… | tcp://…
+
+    ingest_cli.add_parser(sub)
     return parser
 
 

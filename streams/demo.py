@@ -15,10 +15,14 @@ from streams.runner import run_files
 from streams.settings import Settings
 
 DEMO_FILES = [DATA_DIR / "noaadata_uscg_nais_2006-07-15.ais", DATA_DIR / "great_lakes_demo.nmea"]
+#: The sample ISPS reference set (real facility locations, sample register/notices/PSA).
+DEMO_REFERENCE = DATA_DIR / "reference_sample"
 
 
 def demo() -> int:
     settings = Settings()
+    if settings.reference_dir is None:
+        settings = settings.model_copy(update={"reference_dir": DEMO_REFERENCE})
     out = Path(tempfile.gettempdir()) / "mda-demo-alerts.jsonl"
     where = settings.kafka_bootstrap or "the embedded Tansu broker"
     print(f"MDA demo: replaying {len(DEMO_FILES)} files through Kafka ({where}) and Faust ...")

@@ -44,7 +44,7 @@ def preinitialise() -> None:
         for sev in SEVERITIES:
             for status in ("open", "update", "closed"):
                 ALERTS.labels(rule=rule, severity=sev, status=status)
-    for stage in ("decode", "track"):
+    for stage in ("decode", "track", "proximity"):
         STAGE_SECONDS.labels(stage=stage)
 
 
@@ -58,4 +58,19 @@ STATION_SILENCE = Gauge(
     "Event time since any vessel was last heard through the receiving station "
     "(top-N stations, the rest as station=other)",
     ["station"],
+)
+
+
+# Alert lifecycle (streams/lifecycle.py). Labels: closed sets and the configured audiences.
+ALERT_LIFECYCLE = Counter(
+    "mda_alert_lifecycle_total",
+    "Rule alert messages at the lifecycle stage, by outcome (forwarded, suppressed_*, …)",
+    ["outcome"],
+)
+ALERTS_ROUTED = Counter(
+    "mda_alerts_routed_total", "Alert messages sent to an audience topic", ["audience"]
+)
+ACTIONS_APPLIED = Counter("mda_actions_applied_total", "Watch-officer actions applied", ["action"])
+ACTIONS_REJECTED = Counter(
+    "mda_actions_rejected_total", "Watch-officer actions rejected, by reason", ["reason"]
 )

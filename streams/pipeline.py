@@ -15,7 +15,9 @@ orjson bytes:
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import MutableMapping
@@ -26,13 +28,18 @@ import orjson
 
 from mda.alerts import Finding, to_message
 from mda.decode import Decoder
+from mda.errors import ReferenceDataError, RejectReason
 from mda.geo import releasability
-from mda.hexgrid import PRESENCE_RES, latlng_to_cell
+from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
 from mda.model import RawLine, Reject, Report
+from mda.proximity import fan_out, home_cell, is_exempt
 from mda.rules.context import RuleContext
+from mda.rules.isps import facility_event
 from mda.state import VesselTrack
 from mda.track import check_silence, silence_deadline_ms, step
 from streams.topics import TopicNames, partition_for_mmsi
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,8 @@ class DecodeStage:
         msg = orjson.loads(value)
         if _eof_of(msg):
             return self._eof(msg)
-        by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        # Reports stay dataclasses until orjson serialises them natively (no asdict copies).
+        by_partition: dict[int, list[Any]] = defaultdict(list)
         rejects: list[Reject] = []
         decoded_types: list[int] = []
         for d in msg["lines"]:
@@ -103,9 +111,7 @@ class DecodeStage:
                 if report.event_ms > heard.get(station, 0):
                     heard[station] = report.event_ms
                 self._tick(raw.source, report.event_ms, by_partition)
-                by_partition[partition_for_mmsi(report.mmsi, self.partitions)].append(
-                    report.to_dict()
-                )
+                by_partition[partition_for_mmsi(report.mmsi, self.partitions)].append(report)
         self.last_rejects = rejects
         self.last_decoded_types = decoded_types
         self.last_lines = len(msg["lines"])
@@ -116,9 +122,7 @@ class DecodeStage:
         out += [self._reject_out(r) for r in rejects]
         return out
 
-    def _tick(
-        self, source: str, event_ms: int, by_partition: dict[int, list[dict[str, Any]]]
-    ) -> None:
+    def _tick(self, source: str, event_ms: int, by_partition: dict[int, list[Any]]) -> None:
         """Tell every partition that this source's event time has reached ``event_ms``.
 
         Ticks (one per ``TICK_MS`` of event time) travel in order with the reports, so each
@@ -210,6 +214,10 @@ class TrackStage:
         self.last_lags_s: list[float] = []
         self.last_duplicates = 0
         self.recovered: set[int] = set()
+        # ISPS reference records applied (kind, key) → source offset: the start-up snapshot and
+        # the forwarded copy of a record (one per partition) change the context once.
+        self.reference_offsets: dict[tuple[str, str], int] = {}
+        self.reference_rejects = 0
 
     def handle(self, value: bytes, partition: int) -> list[Out]:
         msg = orjson.loads(value)
@@ -217,6 +225,8 @@ class TrackStage:
             self._recover_deadlines(partition)
         if _eof_of(msg):
             return self._eof(msg, partition)
+        if msg.get("ctl") == "reference":
+            return self._reference(msg, partition)
         changed: dict[int, VesselTrack] = {}
         findings: list[Finding] = []
         presence: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -226,12 +236,15 @@ class TrackStage:
         for d in msg["reports"]:
             tick = d.get("tick")
             if tick is not None:
+                # Event time reaches the proximity stage too, in order with the presences.
+                for p in range(self.partitions):
+                    presence[p].append({"tick": tick, "source": d["source"]})
                 self._heard(partition, d.get("stations", {}))
                 findings += self._advance((partition, d["source"]), tick, changed)
                 continue
             # Silences due before this report happened first.
             findings += self._advance((partition, d["source"]), d["event_ms"], changed)
-            report = Report.from_dict(d)
+            report = Report(**d)
             due = None
             c = self.counts[(report.source, partition)]
             mmsi = report.mmsi
@@ -258,19 +271,8 @@ class TrackStage:
                 # Already silent by this source's clock (the report was older than the
                 # watermark): decided now, per report, so batching cannot change the answer.
                 findings += self._silences(key, self.watermarks[key], changed)
-            if report.lat is not None and report.lon is not None:
-                cell = latlng_to_cell(report.lat, report.lon, PRESENCE_RES)
-                presence[int(cell, 16) % self.partitions].append(
-                    {
-                        "mmsi": mmsi,
-                        "cell": cell,
-                        "lat": report.lat,
-                        "lon": report.lon,
-                        "sog_kn": report.sog_kn,
-                        "cog_deg": report.cog_deg,
-                        "event_ms": report.event_ms,
-                    }
-                )
+            if report.lat is not None and report.lon is not None and result.track is not None:
+                self._presence(track, result.track, report, presence)
         for mmsi, track in changed.items():
             self.tracks[mmsi] = track
         self.last_findings = findings
@@ -278,10 +280,104 @@ class TrackStage:
         self.last_duplicates = duplicates
         out = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
         out += [
-            Out(self.topics.presence, b"batch", orjson.dumps({"presence": recs}), p)
+            Out(
+                self.topics.presence,
+                b"batch",
+                orjson.dumps({"presence": recs, "from": partition}),
+                p,
+            )
             for p, recs in sorted(presence.items())
         ]
         return out
+
+    def _presence(
+        self,
+        old: VesselTrack | None,
+        new: VesselTrack,
+        report: Report,
+        presence: dict[int, list[dict[str, Any]]],
+    ) -> None:
+        """Fan a position out to its H3 cell and the k=1 ring (one record per partition).
+
+        Partitions that held the vessel's previous cells but none of the new ones get a record
+        with no cells, so they forget it rather than pair it from a stale position.
+        """
+        assert report.lat is not None and report.lon is not None
+        home = home_cell(report.lat, report.lon)
+        dest = fan_out(home, self.partitions)
+        if old is not None and old.lat is not None and old.lon is not None:
+            before = home_cell(old.lat, old.lon)
+            if before != home:
+                for p in fan_out(before, self.partitions):
+                    dest.setdefault(p, ())
+        record = {
+            "mmsi": report.mmsi,
+            "source": report.source,
+            "lat": report.lat,
+            "lon": report.lon,
+            "sog_kn": report.sog_kn,
+            "cog_deg": report.cog_deg,
+            "event_ms": report.event_ms,
+            "exempt": is_exempt(self.ctx.find_zone(z) for z in new.zones),
+            "home": home,
+            "name": new.name,
+            "imo": new.imo,
+        }
+        for p, cells in dest.items():
+            presence[p].append({**record, "cells": cells})
+
+    def apply_references(self, items: list[tuple[str, str, Any, int]]) -> None:
+        """Apply ISPS reference records (kind, key, JSON value or None, offset) to the context.
+
+        A record already applied (same or newer offset for its key) is skipped; an invalid one
+        is counted in ``reference_rejects`` and logged, never raised. The geography (facility
+        radii are zones) is rebuilt once, and only when a facility moved, appeared or went.
+        """
+        ref = self.ctx.reference or ReferenceData()
+        moved = False
+        for kind, key, value, offset in items:
+            if offset <= self.reference_offsets.get((kind, key), -1):
+                continue
+            try:
+                record = None if value is None else record_from_json(kind, value)  # type: ignore[arg-type]
+                if record is not None and record_key(record) != key:
+                    raise ReferenceDataError(
+                        RejectReason.BAD_REFERENCE_DATA, f"{kind} key {key!r} != its record"
+                    )
+            except ReferenceDataError as exc:
+                self.reference_rejects += 1
+                log.warning("isps %s record %r at offset %d rejected: %s", kind, key, offset, exc)
+                continue
+            if kind == "facility":
+                moved |= not same_geometry(ref.facility(key), record)  # type: ignore[arg-type]
+            ref = ref.with_record(kind, key, record)  # type: ignore[arg-type]
+            self.reference_offsets[(kind, key)] = offset
+        geography = geography_with(self.ctx.geography, ref) if moved else self.ctx.geography
+        self.ctx = dataclasses.replace(self.ctx, reference=ref, geography=geography)
+
+    def _reference(self, msg: dict[str, Any], partition: int) -> list[Out]:
+        """A forwarded isps record: apply it; a facility change is an event for the vessels
+        of this partition inside its radius (ISPS_SECURITY_LEVEL on a MARSEC raise)."""
+        self.last_findings, self.last_lags_s, self.last_duplicates = [], [], 0
+        kind, key = msg["kind"], msg["key"]
+        self.apply_references([(kind, key, msg.get("value"), msg.get("offset", -1))])
+        if kind != "facility":
+            return []
+        # "Now" is this partition's event-time watermark (no wall clock in rules).
+        at_ms = max((w for (p, _), w in self.watermarks.items() if p == partition), default=0)
+        changed: dict[int, VesselTrack] = {}
+        findings: list[Finding] = []
+        for mmsi, track in list(self.tracks.items()):
+            if not isinstance(mmsi, int) or partition_for_mmsi(mmsi, self.partitions) != partition:
+                continue
+            new, found = facility_event(track, key, self.ctx, at_ms or track.last_ms)
+            if found:
+                changed[mmsi] = new
+                findings += found
+        for mmsi, track in changed.items():
+            self.tracks[mmsi] = track
+        self.last_findings = findings
+        return [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
 
     def _recover_deadlines(self, partition: int) -> None:
         """Rebuild the silence deadlines of a partition's vessels from the table.
@@ -354,7 +450,7 @@ class TrackStage:
         geo = self.ctx.geography
         track = track or self.tracks.get(f.mmsi)
         flag = self.ctx.mids.flag_of(f.mmsi)
-        identity = track.identity(flag) if track else None
+        identity = f.identity or (track.identity(flag) if track else None)
         if f.lat is not None and f.lon is not None:
             jurisdiction = geo.jurisdiction(f.lat, f.lon)
         else:
@@ -387,4 +483,9 @@ class TrackStage:
         self.last_findings = findings
         self.last_lags_s = []
         self.last_duplicates = 0
-        return alerts + [Out(self.topics.alerts, b"ctl", ctl, q) for q in range(self.partitions)]
+        # The end of the source also goes through the proximity stage (which sends its own).
+        return (
+            alerts
+            + [Out(self.topics.alerts, b"ctl", ctl, q) for q in range(self.partitions)]
+            + [Out(self.topics.presence, b"ctl", ctl, q) for q in range(self.partitions)]
+        )

@@ -113,8 +113,12 @@ def run_files(
     speed: float | None,
     progress: bool = True,
     stall_timeout_s: float = 180.0,
+    workers: int = 1,
 ) -> RunSummary:
-    """Process ``files`` through the pipeline; returns the summary with every alert message."""
+    """Process ``files`` through the pipeline; returns the summary with every alert message.
+
+    ``workers`` worker processes share the partitions (one consumer group), as in production.
+    """
     run_id = uuid.uuid4().hex[:12]
     workdir = Path(tempfile.mkdtemp(prefix=f"mda-run-{run_id}-"))
     if settings.kafka_bootstrap and not settings.topic_prefix:
@@ -142,17 +146,29 @@ def run_files(
                 **os.environ,
                 "MDA_KAFKA_BOOTSTRAP": bootstrap,
                 "MDA_APP_ID": f"mda-run-{run_id}",
-                "MDA_WEB_PORT": str(free_port()),
-                "MDA_DATA_DIR": str(workdir / "data"),
                 "MDA_PARTITIONS": str(n),
                 "MDA_TOPIC_PREFIX": settings.topic_prefix,
                 "MDA_THRESHOLDS_JSON": settings.thresholds_json,
+                "MDA_TABLE_STORE": settings.table_store,
             }
             if settings.zones:
                 env["MDA_ZONES"] = str(settings.zones)
             if settings.reference_dir:
                 env["MDA_REFERENCE_DIR"] = str(settings.reference_dir)
-            with worker_process(env, workdir / "worker.log") as worker:
+            with contextlib.ExitStack() as stack:
+                procs = [
+                    stack.enter_context(
+                        worker_process(
+                            {
+                                **env,
+                                "MDA_WEB_PORT": str(free_port()),
+                                "MDA_DATA_DIR": str(workdir / f"data{i}"),
+                            },
+                            workdir / ("worker.log" if i == 0 else f"worker{i}.log"),
+                        )
+                    )
+                    for i in range(workers)
+                ]
                 producer = KafkaProducer(
                     bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024
                 )
@@ -175,7 +191,11 @@ def run_files(
                 finally:
                     bar.close()
                     producer.close()
-                _collect(consumer, summary, run_id, len(sources) * n * n, worker, stall_timeout_s)
+                # End markers on mda.alerts: each of n track partitions sends one to each of n alert
+                # partitions, and so does each of n proximity (mda.presence) partitions once it
+                # has the marker from every track partition.
+                expected_eofs = len(sources) * n * n * 2
+                _collect(consumer, summary, run_id, expected_eofs, procs, stall_timeout_s)
             consumer.close()
     except BaseException:
         log = workdir / "worker.log"
@@ -197,15 +217,16 @@ def _collect(
     summary: RunSummary,
     run_id: str,
     expected_eofs: int,
-    worker: subprocess.Popen[bytes],
+    workers: list[subprocess.Popen[bytes]],
     stall_timeout_s: float,
 ) -> None:
     eofs = 0
     decode_seen: set[str] = set()
     last_progress = time.monotonic()
     while eofs < expected_eofs:
-        if worker.poll() is not None:
-            raise RuntimeError(f"worker exited early with code {worker.returncode}")
+        for worker in workers:
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker exited early with code {worker.returncode}")
         if time.monotonic() - last_progress > stall_timeout_s:
             raise TimeoutError(
                 f"no progress for {stall_timeout_s:.0f}s ({eofs}/{expected_eofs} end markers)"

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     #: Lines per ais.raw message (replay micro-batch).
     raw_batch_lines: int = 500
     log_level: str = "info"
+    #: Alert routing: audience → nations an alert must be releasable to (``mda.alerts.<aud>``).
+    alert_routes_json: str = '{"ca": ["CAN"], "us": ["USA"], "bi": ["CAN", "USA"]}'
+    #: Minimum event time between two forwarded updates of one alert (repeats are counted).
+    alert_update_min_s: float = 600.0
 
 
 @lru_cache(maxsize=1)

@@ -29,8 +29,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
         print(f"embedded broker on {broker.bootstrap} (pid {broker.pid})", flush=True)
     assert settings.kafka_bootstrap is not None
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
-    changelogs = [f"{settings.app_id}-tracks-changelog"]
+    # A long-running worker waits for its broker as long as it takes (no crash loop).
+    ensure_topics(settings.kafka_bootstrap, topic_specs(settings), timeout_s=None)
+    changelogs = [f"{settings.app_id}-tracks-changelog", f"{settings.app_id}-alert_state-changelog"]
     seal_changelogs(settings.kafka_bootstrap, changelogs, settings.partitions)
 
     from streams import agents  # noqa: F401  (registers the agents on the app)

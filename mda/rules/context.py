@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from mda.geo import Geography, Zone
+from mda.isps import ReferenceData
 from mda.mid import MidTable
 from mda.thresholds import Thresholds
 
@@ -23,6 +24,8 @@ class RuleContext:
     mids: MidTable
     thresholds: Thresholds = field(default_factory=Thresholds)
     landmask: WaterMask | None = None
+    #: ISPS reference data (DESIGN.md §7); None: the ISPS rules do not run.
+    reference: ReferenceData | None = None
 
     @functools.cached_property
     def _zones_by_id(self) -> dict[str, Zone]:

@@ -22,7 +22,8 @@ WATCHED_KINDS = frozenset({"approach", "security"})
 
 def eligible(track: VesselTrack, report: Report, ctx: RuleContext) -> bool:
     kinds = {ctx.zone(z).kind for z in track.zones}
-    if kinds & EXEMPT_KINDS or any(ctx.zone(z).facility_id for z in track.zones):
+    # Facility radii are port zones (mda.isps); an approach naming its facility stays watched.
+    if kinds & EXEMPT_KINDS:
         return False
     if kinds & WATCHED_KINDS:
         return True

@@ -18,7 +18,9 @@ def place_of(track: VesselTrack, ctx: RuleContext) -> tuple[str, str | None] | N
     """(place id, UN/LOCODE) of the port zone or facility the vessel is in, innermost first."""
     for zone_id in track.zones:
         zone = ctx.zone(zone_id)
-        if zone.kind == "port" or zone.facility_id:
+        # Facility radii are port zones with a facility_id; an approach naming its facility
+        # is not a place of call.
+        if zone.kind == "port":
             place = zone.facility_id or zone.zone_id
             locode = zone.facility_id[:5] if zone.facility_id else None
             return place, locode

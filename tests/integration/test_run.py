@@ -44,6 +44,10 @@ def test_bundled_scenario_files_are_current(name: str) -> None:
     assert lines == scenario.lines
     if scenario.zones_path is not None:
         assert orjson.loads(scenario.zones_path.read_bytes()) == scenario.zones
+    if scenario.reference_path is not None:
+        assert scenario.reference is not None
+        on_disk = {p.name: p.read_text() for p in scenario.reference_path.iterdir()}
+        assert on_disk == scenario.reference
 
 
 def run_scenario(
@@ -53,6 +57,8 @@ def run_scenario(
     args = [str(scenario.path), *extra]
     if scenario.zones_path is not None:
         args += ["--zones", str(scenario.zones_path)]
+    if scenario.reference_path is not None:
+        args += ["--reference", str(scenario.reference_path)]
     mda_run(broker, out, *args, timeout_s=600)
     return read_alerts(out)
 
@@ -120,6 +126,9 @@ def test_real_recording_gives_schema_valid_alerts(broker: EmbeddedBroker, tmp_pa
         ("rules_gap", "2000"),
         ("rules_border", "2000"),
         ("rules_zones", "1000"),
+        ("rules_encounter", "2000"),
+        ("rules_identity", "1000"),
+        ("rules_land", "1000"),
     ],
 )
 def test_same_alert_ids_at_max_and_finite_speed(

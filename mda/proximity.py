@@ -1,0 +1,341 @@
+"""Vessel proximity: H3-keyed vessel sets expiring by event time, and ENCOUNTER (DESIGN.md §9).
+
+ENCOUNTER — two vessels within 500 m, both SOG < 3 kn, for ≥ 20 min, outside exempt zones
+(port, anchorage, lock zones and facility radii). high within 10 km of the boundary, else
+medium; closed beyond 1 km. One alert per pair: ``mmsi`` the lower MMSI, ``other_mmsi`` the
+other, the id the same whichever of the two is seen first.
+
+How pairs meet. A vessel's *home* is its H3 cell at :data:`PRESENCE_RES` (7). Its presence is
+sent to the home and the k=1 ring (7 cells), each cell living on partition ``cell % n`` of
+``mda.presence``. Resolution 7 because its edge is 1.0–1.4 km over North America (1.34 km
+minimum over the Great Lakes and the St. Lawrence, measured with h3): two cells at grid
+distance 2 are at least one edge apart, so two vessels within the 1 km close distance have
+homes that are equal or adjacent and share at least 4 of their 7 cells, and the midpoint of
+any pair less than 2 km apart lies in a cell of both rings. Res 8 (edge ~0.5 km) would miss
+pairs between 0.5 and 1 km across two cells; res 6 (edge ~3.7 km) would put a whole port in
+one partition and make the per-cell sets large.
+
+One alert, not seven. A pair is seen in every cell the two rings share, so every partition
+holding a shared cell keeps the pair's state (:class:`ProximityState`, one per partition and
+source), and only the *owner* reports it: the partition hosting :func:`owner_cell` — the cell
+of the pair's midpoint (in both rings while the vessels are < 2 km apart), else the home of
+the vessel whose report is being processed. Exactly one partition hosts a cell, and the
+owner cell is always in the reporting vessel's ring, so exactly one partition emits each
+transition, and it holds the state whenever both vessels' rings kept touching it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mda.alerts import Finding, Severity
+from mda.hexgrid import PRESENCE_RES, distance_m, grid_disk, latlng_to_cell
+from mda.model import H3Cell
+from mda.thresholds import Thresholds
+
+RULE = "ENCOUNTER"
+#: Zone kinds where vessels lie close together by design (DESIGN.md §9 "exempt zones").
+EXEMPT_KINDS = frozenset({"port", "anchorage", "lock"})
+
+
+class ZoneLike(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def facility_id(self) -> str | None: ...
+
+
+def is_exempt(zones: Iterable[ZoneLike | None]) -> bool:
+    """True inside a port, anchorage or lock zone or a facility radius (a zone with a facility)."""
+    return any(z is not None and (z.kind in EXEMPT_KINDS or z.facility_id) for z in zones)
+
+
+def cell_partition(cell: str, partitions: int) -> int:
+    """The ``mda.presence`` partition that hosts a cell: CRC-32 of the index, stable anywhere.
+
+    Not ``int(cell, 16) % n``: an H3 index fills the digits of the finer resolutions with
+    ones, so every res-7 cell would land on the same partition.
+    """
+    return zlib.crc32(cell.encode()) % partitions
+
+
+def fan_out(home: H3Cell, partitions: int) -> dict[int, tuple[H3Cell, ...]]:
+    """The home cell and its k=1 ring, grouped by the partition hosting each cell."""
+    out: dict[int, list[H3Cell]] = defaultdict(list)
+    for cell in sorted(grid_disk(home, 1)):
+        out[cell_partition(cell, partitions)].append(cell)
+    return {p: tuple(cells) for p, cells in sorted(out.items())}
+
+
+def home_cell(lat: float, lon: float) -> H3Cell:
+    """A vessel's presence cell."""
+    return latlng_to_cell(lat, lon, PRESENCE_RES)
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A vessel at a place and time, as one partition of ``mda.presence`` receives it.
+
+    ``cells`` are the cells of the vessel's ring that this partition hosts; empty when the
+    vessel has moved away from every one of them (the partition forgets it).
+    """
+
+    mmsi: int
+    lat: float
+    lon: float
+    sog_kn: float | None
+    event_ms: int
+    exempt: bool
+    home: H3Cell
+    cells: tuple[H3Cell, ...] = ()
+    cog_deg: float | None = None
+    name: str | None = None
+    imo: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Presence:
+        return cls(
+            mmsi=int(d["mmsi"]),
+            lat=float(d["lat"]),
+            lon=float(d["lon"]),
+            sog_kn=None if d.get("sog_kn") is None else float(d["sog_kn"]),
+            event_ms=int(d["event_ms"]),
+            exempt=bool(d.get("exempt", False)),
+            home=H3Cell(d["home"]),
+            cells=tuple(H3Cell(c) for c in d.get("cells", ())),
+            cog_deg=None if d.get("cog_deg") is None else float(d["cog_deg"]),
+            name=d.get("name"),
+            imo=d.get("imo"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PairState:
+    """One pair (``a`` < ``b``): since when it has been close, and its open alert if any."""
+
+    a: int
+    b: int
+    first_close_ms: int | None = None
+    last_close_ms: int | None = None
+    opened_ms: int | None = None
+    severity: Severity | None = None
+    seen_ms: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.opened_ms is not None
+
+
+def owner_cell(x: Presence, y: Presence) -> H3Cell:
+    """The one cell whose partition reports the pair at this evaluation.
+
+    The cell of the midpoint when it lies in both vessels' rings (always, below ~2 km apart),
+    else the home of ``x``, the vessel whose report is being processed. Either way it is in
+    ``x``'s ring, so the partition hosting it has received ``x``.
+    """
+    mid = home_cell((x.lat + y.lat) / 2, (x.lon + y.lon) / 2)
+    if mid in grid_disk(x.home, 1) and mid in grid_disk(y.home, 1):
+        return mid
+    return x.home
+
+
+def _slow(p: Presence, th: Thresholds) -> bool:
+    return p.sog_kn is not None and p.sog_kn < th.encounter_sog_kn
+
+
+def _position(p: Presence) -> dict[str, Any]:
+    return {"lat": p.lat, "lon": p.lon, "sog_kn": p.sog_kn, "time_ms": p.event_ms}
+
+
+def encounter_step(
+    pair: PairState | None,
+    x: Presence,
+    y: Presence,
+    th: Thresholds,
+    boundary_distance_m: Callable[[float, float], float],
+) -> tuple[PairState | None, list[Finding]]:
+    """ENCOUNTER for one pair, on the report ``x`` with the other vessel's latest ``y``.
+
+    Pure: (pair state, the two latest presences) → (new pair state or None, findings). The
+    close episode starts at the first report that finds the pair close (≤ 500 m, both slow,
+    neither exempt) and restarts whenever a report finds it not close; the alert opens on the
+    report that makes the episode ≥ 20 min and closes on the first report beyond 1 km.
+    ``event_time`` of each finding is ``x``'s; its position is the lower MMSI's.
+    """
+    a, b = (x, y) if x.mmsi < y.mmsi else (y, x)
+    now = x.event_ms
+    d_m = distance_m(x.lat, x.lon, y.lat, y.lon)
+    state = pair or PairState(a.mmsi, b.mmsi)
+    thresholds = {
+        "distance_m": th.encounter_distance_m,
+        "sog_kn": th.encounter_sog_kn,
+        "min_s": th.encounter_min_s,
+        "close_m": th.encounter_close_m,
+        "boundary_near_m": th.boundary_near_m,
+    }
+
+    def finding(status: str, severity: Severity, opened_ms: int, summary: str) -> Finding:
+        since = state.first_close_ms if state.first_close_ms is not None else opened_ms
+        evidence = {
+            "distance_m": round(d_m, 1),
+            "duration_s": (now - since) / 1000,
+            "close_since_ms": since,
+            "vessel": _position(a),
+            "other": _position(b),
+        }
+        return Finding(
+            rule=RULE,
+            severity=severity,
+            status=status,  # type: ignore[arg-type]
+            mmsi=a.mmsi,
+            other_mmsi=b.mmsi,
+            event_ms=now,
+            opened_ms=opened_ms,
+            lat=a.lat,
+            lon=a.lon,
+            summary=summary,
+            evidence=evidence,
+            thresholds=thresholds,
+        )
+
+    if state.opened_ms is not None:
+        if d_m <= th.encounter_close_m:
+            return dataclasses.replace(state, seen_ms=now), []
+        assert state.severity is not None
+        closed = finding(
+            "closed",
+            state.severity,
+            state.opened_ms,
+            f"MMSI {a.mmsi} and MMSI {b.mmsi} are {d_m:.0f} m apart again after their encounter.",
+        )
+        return None, [closed]
+
+    close = (
+        d_m <= th.encounter_distance_m
+        and _slow(x, th)
+        and _slow(y, th)
+        and not x.exempt
+        and not y.exempt
+    )
+    if not close:
+        return None, []
+    first = state.first_close_ms if state.first_close_ms is not None else now
+    state = dataclasses.replace(state, first_close_ms=first, last_close_ms=now, seen_ms=now)
+    if now - first < th.encounter_min_s * 1000:
+        return state, []
+    mid_lat, mid_lon = (a.lat + b.lat) / 2, (a.lon + b.lon) / 2
+    boundary_m = boundary_distance_m(mid_lat, mid_lon)
+    severity: Severity = "high" if boundary_m <= th.boundary_near_m else "medium"
+    state = dataclasses.replace(state, opened_ms=now, severity=severity)
+    opened = finding(
+        "open",
+        severity,
+        now,
+        f"MMSI {a.mmsi} and MMSI {b.mmsi} have been within {th.encounter_distance_m:.0f} m "
+        f"of each other below {th.encounter_sog_kn:g} kn for {(now - first) / 60000:.0f} min "
+        f"({d_m:.0f} m apart, {boundary_m / 1000:.1f} km from the boundary).",
+    )
+    opened.evidence["boundary_distance_m"] = round(boundary_m, 1)
+    return state, [opened]
+
+
+class ProximityState:
+    """The vessels one ``mda.presence`` partition holds for one source, and their pairs.
+
+    Bounded by event time: a vessel is dropped ``presence_ttl_s`` after its last report (of
+    the partition's event time, advanced by :meth:`expire`), with the pairs it was in that
+    have no open alert; an open pair is dropped ``encounter_keep_s`` after it was last seen.
+    """
+
+    def __init__(
+        self, th: Thresholds, boundary_distance_m: Callable[[float, float], float]
+    ) -> None:
+        self.th = th
+        self.boundary_distance_m = boundary_distance_m
+        self.vessels: dict[int, Presence] = {}
+        self.members: dict[H3Cell, set[int]] = {}
+        self.pairs: dict[tuple[int, int], PairState] = {}
+        self.pairs_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
+        self.now_ms = 0
+
+    def _forget(self, mmsi: int) -> None:
+        old = self.vessels.pop(mmsi, None)
+        if old is None:
+            return
+        for cell in old.cells:
+            members = self.members.get(cell)
+            if members is not None:
+                members.discard(mmsi)
+                if not members:
+                    del self.members[cell]
+
+    def _set_pair(self, key: tuple[int, int], state: PairState | None) -> None:
+        if state is None:
+            self.pairs.pop(key, None)
+            for m in key:
+                self.pairs_of[m].discard(key)
+                if not self.pairs_of[m]:
+                    del self.pairs_of[m]
+        else:
+            self.pairs[key] = state
+            for m in key:
+                self.pairs_of[m].add(key)
+
+    def observe(self, x: Presence) -> list[Finding]:
+        """Take in one presence; the findings this partition owns (see :func:`owner_cell`)."""
+        ttl_ms = self.th.presence_ttl_s * 1000
+        prev = self.vessels.get(x.mmsi)
+        if prev is not None and x.event_ms < prev.event_ms:
+            return []  # reordered: the newer position stands
+        self._forget(x.mmsi)
+        self.now_ms = max(self.now_ms, x.event_ms)
+        if not x.cells:
+            return []  # moved out of this partition's cells
+        self.vessels[x.mmsi] = x
+        candidates: set[int] = set()
+        for cell in x.cells:
+            members = self.members.setdefault(cell, set())
+            candidates |= members
+            members.add(x.mmsi)
+        for key in self.pairs_of.get(x.mmsi, ()):
+            candidates.add(key[0] if key[1] == x.mmsi else key[1])
+        candidates.discard(x.mmsi)
+        findings: list[Finding] = []
+        for other in sorted(candidates):
+            y = self.vessels.get(other)
+            if y is None or abs(x.event_ms - y.event_ms) > ttl_ms:
+                continue
+            key = (min(x.mmsi, other), max(x.mmsi, other))
+            state, found = encounter_step(
+                self.pairs.get(key), x, y, self.th, self.boundary_distance_m
+            )
+            self._set_pair(key, state)
+            if found and owner_cell(x, y) in x.cells:
+                findings += found
+        return findings
+
+    def expire(self, now_ms: int) -> None:
+        """Advance the event time to ``now_ms``; drop stale vessels and pairs."""
+        self.now_ms = max(self.now_ms, now_ms)
+        limit = self.now_ms - self.th.presence_ttl_s * 1000
+        for mmsi in [m for m, p in self.vessels.items() if p.event_ms < limit]:
+            self._forget(mmsi)
+        keep_limit = self.now_ms - self.th.encounter_keep_s * 1000
+        for key, state in list(self.pairs.items()):
+            if state.open:
+                if state.seen_ms < keep_limit:
+                    self._set_pair(key, None)
+            elif key[0] not in self.vessels or key[1] not in self.vessels:
+                self._set_pair(key, None)
+
+    def open_pairs(self) -> list[PairState]:
+        return [s for s in self.pairs.values() if s.open]

@@ -1,0 +1,202 @@
+"""The proximity stage: ``mda.presence`` → ``mda.alerts`` (ENCOUNTER), bytes in, ``Out`` out.
+
+Wire value on ``mda.presence``: ``{"presence": [record | tick…], "from": q}``, one message
+per destination partition per track batch (``q`` the ``ais.reports`` partition that sent
+it), or the track stage's end-of-file control record.
+
+Order, so that a replay gives the same alerts at any speed: a partition receives the
+presences of the vessels of every track partition, interleaved however the network pleases.
+Each track partition forwards the event-time ticks of every source in order with its
+presences, and every track partition sees the same ticks. So the presences between two
+ticks, over all track partitions, are the same set whatever the interleaving: the stage
+buffers them per (source, sending partition) and releases a span once every track partition
+has passed its closing tick, sorted by event time and MMSI. The cost is up to one tick
+(60 s of event time) of delay, which a 20-minute rule does not feel.
+
+State lives in the stage (in memory), per (partition, source): the vessel sets and pairs of
+:class:`mda.proximity.ProximityState`, bounded by event time. What a crash or a rebalance
+costs: the sets rebuild from new presences within ``presence_ttl_s`` (10 min); an encounter
+in progress is re-timed from the first report after the restart (a new alert id, opened up
+to 20 min later), and an encounter already open is not closed by the new owner.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mda.alerts import Finding, VesselIdentity, to_message
+from mda.geo import Geography, releasability
+from mda.mid import MidTable
+from mda.proximity import Presence, ProximityState
+from mda.thresholds import Thresholds
+from streams.pipeline import Out
+from streams.topics import TopicNames
+
+#: Closes every span at the end of a source.
+_END = 2**62
+
+
+@dataclass
+class _Source:
+    """One source on one partition: buffered spans per sending partition, and the state."""
+
+    state: ProximityState
+    #: per sending partition: the last closing tick received
+    passed: dict[int, int] = field(default_factory=dict)
+    #: per sending partition: presences since its last tick
+    pending: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    #: closed spans, (closing tick, sending partition, presences), released in order
+    spans: list[tuple[int, int, list[dict[str, Any]]]] = field(default_factory=list)
+    eofs: list[dict[str, Any]] = field(default_factory=list)
+    identities: dict[int, VesselIdentity] = field(default_factory=dict)
+
+
+class ProximityStage:
+    """mda.presence → mda.alerts: ENCOUNTER over per-cell vessel sets (one alert per pair)."""
+
+    def __init__(
+        self,
+        topics: TopicNames,
+        partitions: int,
+        geography: Geography,
+        mids: MidTable,
+        thresholds: Thresholds,
+    ) -> None:
+        self.topics = topics
+        self.partitions = partitions
+        self.geography = geography
+        self.mids = mids
+        self.thresholds = thresholds
+        self.sources: dict[tuple[int, str], _Source] = {}
+        self.last_findings: list[Finding] = []
+        self.last_records = 0
+
+    def _source(self, partition: int, source: str) -> _Source:
+        key = (partition, source)
+        s = self.sources.get(key)
+        if s is None:
+            s = _Source(ProximityState(self.thresholds, self.geography.boundary_distance_m))
+            self.sources[key] = s
+        return s
+
+    def handle(self, value: bytes, partition: int) -> list[Out]:
+        msg = orjson.loads(value)
+        findings: list[Finding] = []
+        out: list[Out] = []
+        if msg.get("ctl") == "eof":
+            s = self._source(partition, msg["source"])
+            s.eofs.append(msg)
+            self._close_span(s, int(msg.get("reports_partition", 0)), _END)
+            findings, identities = self._release(s)
+            out += [self._alert_out(f, identities) for f in findings]
+            if len(s.eofs) >= self.partitions:
+                del self.sources[(partition, msg["source"])]
+                ctl = {
+                    k: v for k, v in s.eofs[0].items() if k not in ("track", "reports_partition")
+                }
+                ctl.update(stage="proximity", presence_partition=partition)
+                body = orjson.dumps(ctl)
+                out += [Out(self.topics.alerts, b"ctl", body, q) for q in range(self.partitions)]
+            self.last_findings = findings
+            self.last_records = 0
+            return out
+        sender = int(msg.get("from", 0))
+        touched: dict[str, _Source] = {}
+        records = 0
+        for d in msg["presence"]:
+            s = touched.get(d["source"]) or self._source(partition, d["source"])
+            touched[d["source"]] = s
+            if "tick" in d:
+                self._close_span(s, sender, int(d["tick"]))
+            else:
+                records += 1
+                s.pending[sender].append(d)
+        for s in touched.values():
+            found, identities = self._release(s)
+            findings += found
+            out += [self._alert_out(f, identities) for f in found]
+        self.last_findings = findings
+        self.last_records = records
+        return out
+
+    def _close_span(self, s: _Source, sender: int, tick: int) -> None:
+        if tick < s.passed.get(sender, 0):
+            return
+        s.passed[sender] = tick
+        span = s.pending.pop(sender, [])
+        if span:
+            s.spans.append((tick, sender, span))
+
+    def _release(self, s: _Source) -> tuple[list[Finding], dict[int, VesselIdentity]]:
+        """Process every span that all sending partitions have passed, in a fixed order."""
+        if len(s.passed) < self.partitions:
+            return [], s.identities
+        watermark = min(s.passed.values())
+        ready = [sp for sp in s.spans if sp[0] <= watermark]
+        if not ready:
+            return [], s.identities
+        s.spans = [sp for sp in s.spans if sp[0] > watermark]
+        records: list[tuple[int, int, int, dict[str, Any]]] = []
+        for tick, _, span in sorted(ready, key=lambda sp: (sp[0], sp[1])):
+            records += [(tick, d["event_ms"], d["mmsi"], d) for d in span]
+        # Stable: one vessel's records keep their order (they all come from one partition).
+        records.sort(key=lambda r: (r[0], r[1], r[2]))
+        findings: list[Finding] = []
+        for _, _, _, d in records:
+            p = Presence.from_dict(d)
+            if p.name is not None or p.imo is not None:
+                s.identities[p.mmsi] = VesselIdentity(p.imo, p.name, None)
+            findings += s.state.observe(p)
+        if watermark < _END:
+            s.state.expire(watermark)
+        gone = [m for m in s.identities if m not in s.state.vessels]
+        if gone:
+            in_open = {m for pair in s.state.open_pairs() for m in (pair.a, pair.b)}
+            for mmsi in gone:
+                if mmsi not in in_open:
+                    del s.identities[mmsi]
+        return findings, s.identities
+
+    def _alert_out(self, f: Finding, identities: dict[int, VesselIdentity]) -> Out:
+        known = identities.get(f.mmsi) or VesselIdentity()
+        identity = VesselIdentity(known.imo, known.name, self.mids.flag_of(f.mmsi))
+        if f.lat is not None and f.lon is not None:
+            jurisdiction = self.geography.jurisdiction(f.lat, f.lon)
+        else:
+            jurisdiction = "INTL"
+        message = to_message(f, identity, jurisdiction, releasability(jurisdiction))
+        return Out(self.topics.alerts, str(f.mmsi).encode(), orjson.dumps(message))
+
+    def vessels(self) -> list[Presence]:
+        """The latest presence of every vessel this worker's partitions hold (deduplicated)."""
+        latest: dict[int, Presence] = {}
+        for s in self.sources.values():
+            for p in s.state.vessels.values():
+                if p.mmsi not in latest or p.event_ms > latest[p.mmsi].event_ms:
+                    latest[p.mmsi] = p
+        return list(latest.values())
+
+    def open_encounters(self) -> dict[int, list[dict[str, Any]]]:
+        """Open ENCOUNTER alerts by MMSI (both vessels of each pair)."""
+        out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        seen: set[tuple[int, int, int]] = set()
+        for s in self.sources.values():
+            for pair in s.state.open_pairs():
+                assert pair.opened_ms is not None
+                if (pair.a, pair.b, pair.opened_ms) in seen:
+                    continue
+                seen.add((pair.a, pair.b, pair.opened_ms))
+                item = {
+                    "rule": "ENCOUNTER",
+                    "severity": pair.severity,
+                    "opened_ms": pair.opened_ms,
+                    "mmsi": pair.a,
+                    "other_mmsi": pair.b,
+                }
+                out[pair.a].append(item)
+                out[pair.b].append(item)
+        return out

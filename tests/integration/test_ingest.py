@@ -1,0 +1,161 @@
+"""Live ingest on loopback: a UDP sender and a TCP server replay real recordings through
+``mda ingest`` onto ais.raw; every line arrives, in order, and decodes as the file does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from mda.decode import Decoder
+from mda.model import RawLine
+from replay.files import iter_raw_lines
+from replay.live import Batcher, parse_endpoint, run_tcp
+from streams.admin import ensure_topics
+from streams.broker import EmbeddedBroker, free_port
+from streams.runner import stop_process
+from streams.settings import Settings
+from streams.topics import TopicNames, topic_specs
+from tests.conftest import SHARED_DATA
+
+SOCAL = SHARED_DATA / "ais_nmea" / "dma_socal_ais250.txt"
+USCG = Path(__file__).parents[2] / "replay" / "data" / "noaadata_uscg_nais_2006-07-15.ais"
+
+
+def file_lines(path: Path) -> list[str]:
+    return [r.text for r in iter_raw_lines(path, ingest_ms=0) if r.text.strip()]
+
+
+def raw_lines(broker: EmbeddedBroker, topic: str, want: int, timeout_s: float) -> list[RawLine]:
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or [0]]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    out: list[RawLine] = []
+    deadline = time.monotonic() + timeout_s
+    while len(out) < want and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=300).values():
+            for rec in records:
+                out += [RawLine.from_dict(d) for d in orjson.loads(rec.value)["lines"]]
+    consumer.close()
+    return out
+
+
+def decoded_types(lines: list[RawLine]) -> Counter[int]:
+    decoder = Decoder()
+    counts: Counter[int] = Counter()
+    for line in lines:
+        counts.update(decoder.feed(line).decoded_types)
+    return counts
+
+
+def prepared(broker: EmbeddedBroker) -> tuple[str, str]:
+    prefix = f"in{free_port()}."
+    ensure_topics(broker.bootstrap, topic_specs(Settings(topic_prefix=prefix, partitions=2)))
+    return prefix, TopicNames.from_settings(Settings(topic_prefix=prefix)).raw
+
+
+def test_udp_ingest_command_and_sigterm(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    prefix, topic = prepared(broker)
+    port = free_port()
+    env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": broker.bootstrap, "MDA_TOPIC_PREFIX": prefix}
+    log_path = tmp_path / "ingest.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "ingest", f"udp://127.0.0.1:{port}"],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while b"listening on" not in log_path.read_bytes():
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        lines = file_lines(SOCAL)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            # A receiver's shape: a few sentences per datagram, CRLF-terminated.
+            for i in range(0, len(lines), 3):
+                chunk = "".join(f"{ln}\r\n" for ln in lines[i : i + 3]).encode()
+                sender.sendto(chunk, ("127.0.0.1", port))
+                time.sleep(0.001)
+        got = raw_lines(broker, topic, len(lines), 30)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        stop_process(proc)
+    assert [r.text for r in got] == lines
+    assert {r.source for r in got} == {f"udp://127.0.0.1:{port}"}
+    assert [r.line_no for r in got] == list(range(1, len(lines) + 1))
+    now_ms = time.time() * 1000
+    assert all(now_ms - 120_000 < r.ingest_ms <= now_ms for r in got)  # stamped at receipt
+    assert decoded_types(got) == decoded_types(list(iter_raw_lines(SOCAL, ingest_ms=0)))
+    assert f"{len(lines)} lines" in log_path.read_text()
+
+
+class DroppingServer:
+    """A TCP server that streams a recording, dropping the first connection half-way."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = int(self.sock.getsockname()[1])
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        half = len(self.lines) // 2
+        for part in (self.lines[:half], self.lines[half:]):
+            conn, _ = self.sock.accept()
+            self.connections += 1
+            with conn:
+                payload = "".join(f"{ln}\r\n" for ln in part).encode()
+                for i in range(0, len(payload), 4096):  # arbitrary cuts, mid-line too
+                    conn.sendall(payload[i : i + 4096])
+        self.sock.close()
+
+
+def test_tcp_ingest_reconnects_and_keeps_every_line(broker: EmbeddedBroker) -> None:
+    _, topic = prepared(broker)
+    lines = file_lines(USCG)
+    server = DroppingServer(lines)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+
+    def send(batch: list[RawLine]) -> None:
+        value = orjson.dumps({"lines": [r.to_dict() for r in batch]})
+        producer.send(topic, key=b"tcp-test", value=value)
+
+    batcher = Batcher("tcp-test", send, batch_lines=100)
+    stop = threading.Event()
+    endpoint = parse_endpoint(f"tcp://127.0.0.1:{server.port}")
+    thread = threading.Thread(target=run_tcp, args=(endpoint, batcher, stop), daemon=True)
+    thread.start()
+    try:
+        server.thread.join(timeout=30)
+        got = raw_lines(broker, topic, len(lines), 30)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        producer.flush()
+        producer.close()
+    assert not thread.is_alive()
+    assert server.connections == 2 and batcher.counts.connections == 2
+    assert [r.text for r in got] == lines
+    counts: Any = decoded_types(got)
+    assert counts == decoded_types(list(iter_raw_lines(USCG, ingest_ms=0)))
+    assert sum(counts.values()) > 800  # multipart type 5 counts once

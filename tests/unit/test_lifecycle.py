@@ -1,0 +1,186 @@
+"""Alert lifecycle: open → updates → close, repeats suppressed, actions validated and audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from mda.alerts import Finding, VesselIdentity, iso_utc, to_message, validate_message
+from mda.lifecycle import (
+    ActionRejected,
+    ActionRejectReason,
+    AlertState,
+    Step,
+    apply_action,
+    apply_finding,
+    parse_action,
+)
+from tests.unit.builders import T0_MS
+
+MIN = 60_000
+
+
+def alert(status: str = "open", at: int = T0_MS, **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "rule": "LOITERING",
+        "severity": "medium",
+        "status": status,
+        "mmsi": 316012345,
+        "event_ms": at,
+        "opened_ms": T0_MS,
+        "lat": 43.6,
+        "lon": -78.0,
+        "summary": "LAKE SPIRIT is loitering.",
+        "evidence": {"loiter_s": (at - T0_MS) / 1000},
+    }
+    fields.update(overrides)
+    return to_message(Finding(**fields), VesselIdentity(name="LAKE SPIRIT"), "BI", ["CAN", "USA"])
+
+
+def run(messages: list[dict[str, Any]], min_update_s: float = 600) -> list[Step]:
+    state: AlertState | None = None
+    steps = []
+    for m in messages:
+        step = apply_finding(state, m, min_update_s=min_update_s)
+        state = step.state
+        steps.append(step)
+    return steps
+
+
+def act(action: str, at: int | str = T0_MS + MIN, **extra: Any) -> bytes:
+    d = {
+        "action": action,
+        "alert_id": alert()["alert_id"],
+        "by": "Lt. Tremblay",
+        "at": iso_utc(at) if isinstance(at, int) else at,
+        **extra,
+    }
+    return orjson.dumps(d)
+
+
+def opened() -> AlertState:
+    return apply_finding(None, alert()).state
+
+
+def test_open_updates_close_with_repeats_suppressed() -> None:
+    # An hour of loitering: the rule updates every 5 min; the watch floor sees one per 10 min.
+    msgs = [alert()]
+    msgs += [alert("update", T0_MS + k * 5 * MIN) for k in range(1, 13)]
+    msgs += [alert("closed", T0_MS + 65 * MIN)]
+    steps = run(msgs)
+    forwarded = [m for s in steps for m in s.outgoing]
+    assert [m["status"] for m in forwarded] == ["open"] + ["update"] * 6 + ["closed"]
+    assert all(validate_message(m) == [] for m in forwarded)
+    final = steps[-1].state
+    assert final.status == "closed" and final.closed_by == "rule"
+    assert final.suppressed == 6 and final.forwarded == 8
+    assert [s.outcome for s in steps[1:3]] == ["suppressed_interval", "forwarded"]
+
+
+def test_identical_update_is_suppressed_whatever_the_interval() -> None:
+    same = alert("update", T0_MS + 60 * MIN, evidence={"loiter_s": 0.0})
+    steps = run([alert(evidence={"loiter_s": 0.0}), same])
+    assert steps[1].outcome == "suppressed_repeat" and steps[1].outgoing == []
+
+
+def test_escalation_is_forwarded_at_once() -> None:
+    steps = run([alert(), alert("update", T0_MS + MIN, severity="high")])
+    assert steps[1].outcome == "forwarded"
+
+
+def test_duplicate_open_after_a_restart_is_dropped_and_counted() -> None:
+    steps = run([alert(), alert(), alert("closed", T0_MS + MIN), alert("closed", T0_MS + MIN)])
+    assert [s.outcome for s in steps] == ["forwarded", "duplicate", "forwarded", "duplicate"]
+    assert steps[-1].state.duplicates == 2
+
+
+def test_update_of_an_unknown_alert_is_not_lost() -> None:
+    step = apply_finding(None, alert("update", T0_MS + MIN))
+    assert step.outcome == "forwarded" and step.state.status == "open"
+
+
+def test_ack_assign_note_are_applied_and_audited() -> None:
+    state = opened()
+    state = apply_action(state, parse_action(act("ack"))).state
+    state = apply_action(state, parse_action(act("assign", assignee="CCGS Griffon"))).state
+    step = apply_action(state, parse_action(act("note", text="hailed on ch 16")))
+    state = step.state
+    assert step.outgoing == []  # state-only: the §8 message has no field for it
+    assert state.acknowledged_by == "Lt. Tremblay"
+    assert state.assignee == "CCGS Griffon"
+    assert [n.text for n in state.notes] == ["hailed on ch 16"]
+    assert [(a.by, a.action) for a in state.audit] == [
+        ("rule", "open"),
+        ("Lt. Tremblay", "ack"),
+        ("Lt. Tremblay", "assign"),
+        ("Lt. Tremblay", "note"),
+    ]
+    assert AlertState.from_dict(orjson.loads(orjson.dumps(state.to_dict()))) == state
+
+
+def test_close_and_reopen_send_contract_messages() -> None:
+    step = apply_action(opened(), parse_action(act("close", text="false alarm: buoy tender")))
+    (closed,) = step.outgoing
+    assert validate_message(closed) == []
+    assert closed["status"] == "closed" and closed["summary"].startswith("Closed by Lt. Tremblay")
+    assert step.state.closed_by == "Lt. Tremblay"
+    # The rule keeps updating a closed alert: counted, not forwarded.
+    later = apply_finding(step.state, alert("update", T0_MS + 30 * MIN))
+    assert later.outcome == "after_close" and later.outgoing == []
+    reopened = apply_action(later.state, parse_action(act("reopen", at=T0_MS + 31 * MIN)))
+    assert reopened.outgoing[0]["status"] == "update" and reopened.state.status == "open"
+    assert validate_message(reopened.outgoing[0]) == []
+
+
+def test_officer_closed_alert_reopens_on_escalation() -> None:
+    closed = apply_action(opened(), parse_action(act("close"))).state
+    step = apply_finding(closed, alert("update", T0_MS + 5 * MIN, severity="high"))
+    assert step.outcome == "forwarded" and step.state.status == "open"
+    assert step.state.audit[-1].detail == "severity escalation"
+
+
+def test_repeated_action_id_is_applied_once() -> None:
+    raw = act("note", text="x", action_id="a-1")
+    once = apply_action(opened(), parse_action(raw)).state
+    twice = apply_action(once, parse_action(raw))
+    assert twice.outcome == "duplicate" and twice.state == once
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", ActionRejectReason.MALFORMED_JSON),
+        (b"[1, 2]", ActionRejectReason.NOT_AN_OBJECT),
+        (act("delete"), ActionRejectReason.BAD_ACTION),
+        (orjson.dumps({"alert_id": "x"}), ActionRejectReason.MISSING_FIELD),
+        (act("assign"), ActionRejectReason.MISSING_FIELD),
+        (act("note"), ActionRejectReason.MISSING_FIELD),
+        (act("ack", by=""), ActionRejectReason.BAD_FIELD),
+        (act("ack", alert_id="not-a-uuid"), ActionRejectReason.BAD_FIELD),
+        (act("ack", at="2026-06-01T12:00:00+02:00"), ActionRejectReason.BAD_FIELD),
+        (act("ack", at="yesterday"), ActionRejectReason.BAD_FIELD),
+        (act("ack", colour="red"), ActionRejectReason.BAD_FIELD),
+        (act("ack", assignee="x"), ActionRejectReason.BAD_FIELD),
+    ],
+)
+def test_malformed_actions_are_rejected_with_a_reason(
+    raw: bytes, reason: ActionRejectReason
+) -> None:
+    with pytest.raises(ActionRejected) as info:
+        parse_action(raw)
+    assert info.value.reason == reason
+
+
+def test_actions_on_unknown_or_wrong_state_are_rejected() -> None:
+    with pytest.raises(ActionRejected) as info:
+        apply_action(None, parse_action(act("ack")))
+    assert info.value.reason == ActionRejectReason.UNKNOWN_ALERT
+    with pytest.raises(ActionRejected) as info:
+        apply_action(opened(), parse_action(act("reopen")))
+    assert info.value.reason == ActionRejectReason.INVALID_STATE
+    closed = apply_action(opened(), parse_action(act("close"))).state
+    with pytest.raises(ActionRejected) as info:
+        apply_action(closed, parse_action(act("ack")))
+    assert info.value.reason == ActionRejectReason.INVALID_STATE

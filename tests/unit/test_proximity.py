@@ -1,0 +1,257 @@
+"""ENCOUNTER and the per-partition vessel sets (mda/proximity.py), with plain function calls.
+
+``Grid`` plays the transport: it fans each position out to the partitions of its H3 cell and
+ring, exactly as the track stage does, and feeds each partition's ProximityState.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mda.alerts import Finding, alert_id
+from mda.geo import Geography
+from mda.hexgrid import distance_m, grid_disk
+from mda.proximity import (
+    Presence,
+    ProximityState,
+    cell_partition,
+    encounter_step,
+    fan_out,
+    home_cell,
+    is_exempt,
+    owner_cell,
+)
+from mda.thresholds import Thresholds
+from tests.unit.builders import T0_MS
+
+MIN = 60_000
+TH = Thresholds()
+GEO = Geography.load()
+ERIE = (42.30, -81.0)  # 5.8 km from the boundary
+MICHIGAN = (43.30, -87.30)  # > 300 km from it
+M_PER_DEG_LAT = 111_195.0
+
+
+class Grid:
+    """n partitions of mda.presence, each a ProximityState, fed as the track stage feeds them."""
+
+    def __init__(self, partitions: int = 4) -> None:
+        self.n = partitions
+        self.states = [ProximityState(TH, GEO.boundary_distance_m) for _ in range(partitions)]
+        self.homes: dict[int, str] = {}
+
+    def report(
+        self, mmsi: int, at: int, lat: float, lon: float, sog: float = 1.0, exempt: bool = False
+    ) -> list[Finding]:
+        home = home_cell(lat, lon)
+        dest = fan_out(home, self.n)
+        before = self.homes.get(mmsi)
+        if before is not None and before != home:
+            for p in fan_out(before, self.n):  # type: ignore[arg-type]
+                dest.setdefault(p, ())
+        self.homes[mmsi] = home
+        base = Presence(mmsi, lat, lon, sog, at, exempt, home)
+        out: list[Finding] = []
+        for p, cells in dest.items():
+            out += self.states[p].observe(dataclasses.replace(base, cells=cells))
+        return out
+
+    def expire(self, now_ms: int) -> None:
+        for s in self.states:
+            s.expire(now_ms)
+
+
+def drift(
+    grid: Grid,
+    vessels: dict[int, tuple[float, float]],
+    minutes: int,
+    sog: float = 1.0,
+    start: int = T0_MS,
+    exempt: bool = False,
+) -> list[Finding]:
+    """Every vessel reports once a minute (10 s apart, in the order given), not moving."""
+    out: list[Finding] = []
+    for i in range(minutes + 1):
+        for k, (mmsi, (lat, lon)) in enumerate(vessels.items()):
+            out += grid.report(mmsi, start + i * MIN + k * 10_000, lat, lon, sog, exempt)
+    return out
+
+
+def north(lat: float, lon: float, m: float) -> tuple[float, float]:
+    return (lat + m / M_PER_DEG_LAT, lon)
+
+
+def test_pair_inside_one_cell_opens_once_after_20_minutes_high_near_the_boundary() -> None:
+    a, b = ERIE, north(*ERIE, 300)
+    assert home_cell(*a) == home_cell(*b)
+    grid = Grid()
+    found = drift(grid, {316000002: a, 316000001: b}, 30)
+    assert len(found) == 1
+    f = found[0]
+    assert (f.rule, f.status, f.severity) == ("ENCOUNTER", "open", "high")
+    assert (f.mmsi, f.other_mmsi) == (316000001, 316000002)
+    # Close since the second vessel's first report (T0 + 10 s); open on the report 20 min on.
+    assert f.event_ms == T0_MS + 10_000 + 20 * MIN
+    assert f.evidence["duration_s"] == 20 * 60
+    assert 299 <= f.evidence["distance_m"] <= 301
+    assert f.thresholds["distance_m"] == 500 and f.thresholds["min_s"] == 1200
+    assert (f.lat, f.lon) == b  # the lower MMSI's position
+
+
+def test_no_alert_before_20_minutes() -> None:
+    grid = Grid()
+    assert drift(grid, {1: ERIE, 2: north(*ERIE, 300)}, 19) == []
+
+
+def _across_an_edge() -> tuple[tuple[float, float], tuple[float, float]]:
+    lat, lon = MICHIGAN
+    home = home_cell(lat, lon)
+    while home_cell(lat, lon) == home:
+        lat += 10 / M_PER_DEG_LAT
+    return north(lat, lon, -150), north(lat, lon, 150)
+
+
+def test_pair_across_a_cell_edge_gives_one_alert_medium_far_from_the_boundary() -> None:
+    a, b = _across_an_edge()
+    assert home_cell(*a) != home_cell(*b)
+    for partitions in (1, 2, 4, 7):
+        found = drift(Grid(partitions), {366000001: a, 366000002: b}, 25)
+        assert [(f.mmsi, f.status, f.severity) for f in found] == [(366000001, "open", "medium")]
+
+
+def test_pair_passing_at_speed_gives_nothing() -> None:
+    grid = Grid()
+    lat, lon = MICHIGAN
+    found = []
+    for i in range(40):  # 12 kn ≈ 370 m/min, opposite courses, 100 m abeam at minute 20
+        east = lon - 0.09 + i * 0.0045
+        west = lon + 0.09 - i * 0.0045
+        found += grid.report(1, T0_MS + i * MIN, lat, east, 12.0)
+        found += grid.report(2, T0_MS + i * MIN + 5_000, lat + 0.0009, west, 12.0)
+    assert found == []
+
+
+def test_pair_in_a_port_zone_gives_nothing() -> None:
+    grid = Grid()
+    assert drift(grid, {1: ERIE, 2: north(*ERIE, 100)}, 40, exempt=True) == []
+
+
+def test_exempt_zone_kinds() -> None:
+    @dataclasses.dataclass
+    class Z:
+        kind: str
+        facility_id: str | None = None
+
+    assert is_exempt([Z("monitored"), Z("port")])
+    assert is_exempt([Z("anchorage")]) and is_exempt([Z("lock")])
+    assert is_exempt([Z("approach", "CAMTR-0001")])  # a facility radius
+    assert not is_exempt([Z("monitored"), Z("security"), None])
+
+
+def test_three_vessel_raft_gives_three_pair_alerts_not_a_storm() -> None:
+    lat, lon = MICHIGAN
+    raft = {11: (lat, lon), 12: north(lat, lon, 150), 13: (lat, lon + 0.002)}
+    for partitions in (1, 4, 7):
+        found = drift(Grid(partitions), raft, 40)
+        pairs = sorted((f.mmsi, f.other_mmsi) for f in found)
+        assert pairs == [(11, 12), (11, 13), (12, 13)]
+        assert len({f.alert_id for f in found}) == 3
+
+
+def test_stale_presence_expires_by_event_time() -> None:
+    grid = Grid(1)
+    state = grid.states[0]
+    grid.report(1, T0_MS, *ERIE)
+    grid.report(2, T0_MS + 5 * MIN, *north(*ERIE, 100))
+    grid.expire(T0_MS + 10 * MIN)  # vessel 1 last heard exactly ttl ago: kept
+    assert set(state.vessels) == {1, 2}
+    assert state.pairs  # a close episode in progress
+    grid.expire(T0_MS + 10 * MIN + 1)
+    assert set(state.vessels) == {2}
+    assert not state.pairs and not state.members.get(home_cell(*ERIE), set()) - {2}
+    # Event time, not arrival: a report older than the ttl relative to the other is no pair.
+    grid2 = Grid(1)
+    grid2.report(1, T0_MS, *ERIE)
+    grid2.report(2, T0_MS + 11 * MIN, *north(*ERIE, 100))
+    assert not grid2.states[0].pairs
+
+
+def test_a_report_that_breaks_the_episode_restarts_the_20_minutes() -> None:
+    grid = Grid()
+    a, b = ERIE, north(*ERIE, 200)
+    assert drift(grid, {1: a, 2: b}, 15) == []
+    grid.report(2, T0_MS + 15 * MIN + 30_000, *b, sog=5.0)  # briefly under way
+    found = drift(grid, {1: a, 2: b}, 25, start=T0_MS + 16 * MIN)
+    # Vessel 1's report at 16:00 still sees 2 at 5 kn; 2's slow report at 16:10 restarts it.
+    assert [f.event_ms for f in found] == [T0_MS + 16 * MIN + 10_000 + 20 * MIN]
+
+
+def test_closed_beyond_1_km_with_the_same_id() -> None:
+    grid = Grid()
+    a, b = ERIE, north(*ERIE, 300)
+    opened = drift(grid, {1: a, 2: b}, 21)
+    assert [f.status for f in opened] == ["open"]
+    t = T0_MS + 22 * MIN
+    closed: list[Finding] = []
+    for i, m in enumerate([600, 900, 1100, 1500, 2500]):  # vessel 2 leaves northwards
+        closed += grid.report(1, t + i * MIN, *a)
+        closed += grid.report(2, t + i * MIN + 10_000, *north(*ERIE, m), sog=8.0)
+    assert [(f.status, f.event_ms) for f in closed] == [("closed", t + 2 * MIN + 10_000)]
+    assert closed[0].alert_id == opened[0].alert_id
+    assert closed[0].evidence["distance_m"] > 1000
+
+
+def test_id_does_not_depend_on_which_vessel_is_seen_first() -> None:
+    a, b = ERIE, north(*ERIE, 300)
+    one = drift(Grid(), {316000001: a, 316000002: b}, 25)
+    two = drift(Grid(), {316000002: b, 316000001: a}, 25)
+    assert len(one) == len(two) == 1
+    assert (one[0].mmsi, one[0].other_mmsi) == (two[0].mmsi, two[0].other_mmsi)
+    assert one[0].alert_id == two[0].alert_id
+    assert alert_id("ENCOUNTER", 1, 2, 5) == alert_id("ENCOUNTER", 2, 1, 5)
+
+
+def test_severity_by_distance_to_the_boundary() -> None:
+    def sev(lat: float, lon: float) -> str:
+        found = drift(Grid(), {1: (lat, lon), 2: north(lat, lon, 100)}, 21)
+        return found[0].severity
+
+    assert GEO.boundary_distance_m(*ERIE) < TH.boundary_near_m
+    assert sev(*ERIE) == "high"
+    assert sev(*MICHIGAN) == "medium"
+
+
+def test_resolution_7_puts_pairs_within_the_close_distance_in_adjacent_cells() -> None:
+    """Pairs up to 1 km apart have equal or adjacent homes; the owner is in both rings."""
+    lat, lon = ERIE
+    for i in range(200):
+        x = (lat + (i % 20) * 0.0007, lon + (i // 20) * 0.0011)
+        for bearing_m in ((1000, 0), (0, 1000), (700, 700), (-700, 700)):
+            y = (x[0] + bearing_m[0] / M_PER_DEG_LAT, x[1] + bearing_m[1] / 82_300)
+            assert distance_m(*x, *y) <= 1000.5
+            hx, hy = home_cell(*x), home_cell(*y)
+            assert hy in grid_disk(hx, 1)
+            px = Presence(1, *x, 1.0, T0_MS, False, hx)
+            py = Presence(2, *y, 1.0, T0_MS, False, hy)
+            owner = owner_cell(px, py)
+            assert owner in grid_disk(hx, 1) and owner in grid_disk(hy, 1)
+
+
+def test_fan_out_groups_the_ring_by_partition() -> None:
+    home = home_cell(*ERIE)
+    out = fan_out(home, 4)
+    assert sorted(c for cells in out.values() for c in cells) == sorted(grid_disk(home, 1))
+    for p, cells in out.items():
+        assert all(cell_partition(c, 4) == p for c in cells)
+
+
+def test_encounter_step_is_pure() -> None:
+    x = Presence(2, *ERIE, 1.0, T0_MS + 25 * MIN, False, home_cell(*ERIE))
+    y = Presence(1, *north(*ERIE, 100), 1.0, T0_MS + 25 * MIN - 5_000, False, x.home)
+    state, found = encounter_step(None, x, y, TH, GEO.boundary_distance_m)
+    assert state is not None and state.first_close_ms == x.event_ms and found == []
+    again, found = encounter_step(
+        dataclasses.replace(state, first_close_ms=T0_MS), x, y, TH, GEO.boundary_distance_m
+    )
+    assert again is not None and again.open and found[0].status == "open"
+    assert state.first_close_ms == x.event_ms  # the input was not changed
