@@ -6,6 +6,7 @@ Only the worker entry point imports this module (it registers the agents on the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
@@ -16,7 +17,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 import streams.lifecycle_agents  # noqa: F401  (alert lifecycle: its table and agents)
 from mda.geo import Geography
-from mda.isps import geography_with, load_reference_dir
+from mda.isps import ReferenceData, geography_with, load_reference_dir
 from mda.landmask import LandMask
 from mda.mid import MidTable
 from mda.rules.context import RuleContext
@@ -62,12 +63,20 @@ _decode_stage = DecodeStage(names, n)
 _track_stage: TrackStage | None = None
 
 
-def _rule_context() -> RuleContext:
+@functools.cache
+def _reference_and_geography() -> tuple[ReferenceData | None, Geography]:
+    """Zones (defaults + MDA_ZONES) plus, with a reference set, its facility radii: the one
+    geography of the track and proximity stages."""
     geography = Geography.load(settings.zones)
     # ISPS reference set of a batch run (mda run --reference DIR); validated by the CLI.
     reference = load_reference_dir(settings.reference_dir) if settings.reference_dir else None
     if reference is not None:
         geography = geography_with(geography, reference)
+    return reference, geography
+
+
+def _rule_context() -> RuleContext:
+    reference, geography = _reference_and_geography()
     return RuleContext(
         geography=geography,
         mids=MidTable.load_default(),
@@ -139,7 +148,7 @@ def proximity_stage() -> ProximityStage:
     """The proximity stage (its vessel sets are read by the /vessels page too)."""
     global _proximity_stage
     if _proximity_stage is None:
-        geography = Geography.load(settings.zones)
+        _, geography = _reference_and_geography()
         _proximity_stage = ProximityStage(names, n, geography, mids, thresholds)
     return _proximity_stage
 

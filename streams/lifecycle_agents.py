@@ -11,7 +11,7 @@ from typing import Any
 
 import faust
 
-from mda.lifecycle import ActionRejectReason
+from mda.lifecycle import ACTIONS, ActionRejectReason
 from streams import metrics
 from streams.alert_topics import AlertTopicNames, routes_from_settings
 from streams.app import app, settings
@@ -46,6 +46,8 @@ for _audience in routes.names:
     metrics.ALERTS_ROUTED.labels(audience=_audience)
 for _reason in ActionRejectReason:
     metrics.ACTIONS_REJECTED.labels(reason=_reason.value)
+for _action in ACTIONS:
+    metrics.ACTIONS_APPLIED.labels(action=_action)
 metrics.STAGE_SECONDS.labels(stage="lifecycle")
 
 

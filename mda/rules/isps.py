@@ -192,7 +192,9 @@ def check_no_prearrival(
     old: VesselTrack | None, new: VesselTrack, report: Report, ctx: RuleContext
 ) -> tuple[VesselTrack, list[Finding]]:
     ref, th = ctx.reference, ctx.thresholds
-    if ref is None:
+    if ref is None or not ref.notices:
+        # No notice feed at all (no reference set, or empty isps.notices): the absence of a
+        # notice says nothing, and flagging every foreign ship would drown the watch floor.
         return new, []
     new, findings = _close_visit(NO_PREARRIVAL, new, report, ctx)
     flag = ctx.mids.flag_of(new.mmsi)

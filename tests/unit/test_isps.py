@@ -73,6 +73,10 @@ def facility(level: int = 2, country: str = "US") -> Facility:
     )
 
 
+#: A vessel that never appears in the tests: its notice only says a notice feed exists.
+OTHER_VESSEL = 538000999
+
+
 def notice(
     nid: str = "N1",
     *,
@@ -105,7 +109,10 @@ def context(
 ) -> RuleContext:
     feature = approach or _square("appr", "approach", 0.15, facility_id="USTST-0001")
     zones = zones_from_geojson({"type": "FeatureCollection", "features": [feature]})
-    ref = ReferenceData.build(facilities, vessels, notices, advisories, zones)
+    # A notice feed is configured (NO_PREARRIVAL is only evaluated with one): another vessel's
+    # notice, which never matches the vessels under test.
+    feed = (notice("N-OTHER", mmsi=OTHER_VESSEL),)
+    ref = ReferenceData.build(facilities, vessels, notices + feed, advisories, zones)
     return RuleContext(
         geography_with(Geography.load(), ref),
         MidTable.load_default(),
@@ -657,3 +664,18 @@ def test_current_notice_is_the_latest_submitted_with_eta_not_older_than_48h() ->
     ref = ReferenceData.build(notices=(old, a, b))
     current = ref.current_notice(FOREIGN, None, T0_MS, 48 * 3600)
     assert current is not None and current.notice_id == "B"
+
+
+def test_no_prearrival_is_not_evaluated_without_a_notice_feed() -> None:
+    """No notices at all (no feed configured): the absence of one says nothing."""
+    feature = _square("appr", "approach", 0.15, facility_id="USTST-0001")
+    zones = zones_from_geojson({"type": "FeatureCollection", "features": [feature]})
+    ref = ReferenceData.build((), (), (), (), zones)
+    ctx = RuleContext(
+        geography_with(Geography.load(), ref),
+        MidTable.load_default(),
+        landmask=LandMask.load_default(),
+        reference=ref,
+    )
+    _, findings = track_through(ctx, INBOUND)
+    assert opened(findings, rules.NO_PREARRIVAL) == []
