@@ -6,6 +6,7 @@ summary and the alerts, and stops everything it started.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def demo() -> int:
     out = Path(tempfile.gettempdir()) / "mda-demo-alerts.jsonl"
     where = settings.kafka_bootstrap or "the embedded Tansu broker"
     print(f"MDA demo: replaying {len(DEMO_FILES)} files through Kafka ({where}) and Faust ...")
-    summary = run_files(DEMO_FILES, settings, alerts_out=out, speed=None, progress=True)
+    summary = run_files(
+        DEMO_FILES, settings, alerts_out=out, speed=None, progress=sys.stderr.isatty()
+    )
     print()
     print(format_summary(summary, DEMO_FILES))
     print()
