@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -129,20 +130,38 @@ def cmd_replay(args: argparse.Namespace) -> int:
     names = TopicNames.from_settings(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
     run_id = uuid.uuid4().hex[:12]
-    with tqdm(unit=" lines", desc="replay") as bar:
-        for path in args.files:
-            replay_file(
-                producer,
-                names.raw,
-                path,
-                f"{args.source or path.name}",
-                speed=args.speed,
-                batch_lines=settings.raw_batch_lines,
-                on_lines=bar.update,
-            )
-    producer.flush()
-    producer.close()
-    print(f"replayed {len(args.files)} file(s) (run {run_id})")
+    sent = 0
+
+    def counted(n: int) -> None:
+        nonlocal sent
+        sent += n
+        bar.update(n)
+
+    # SIGTERM stops like Ctrl-C: the lines already handed to the producer are delivered
+    # (the default handler would exit at once and drop the producer's buffer).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stopped = False
+    try:
+        with tqdm(unit=" lines", desc="replay") as bar:
+            for path in args.files:
+                replay_file(
+                    producer,
+                    names.raw,
+                    path,
+                    f"{args.source or path.name}",
+                    speed=args.speed,
+                    batch_lines=settings.raw_batch_lines,
+                    on_lines=counted,
+                )
+    except KeyboardInterrupt:
+        stopped = True
+    finally:
+        producer.flush()
+        producer.close()
+    if stopped:
+        print(f"replay stopped: {sent} lines sent (run {run_id})", flush=True)
+    else:
+        print(f"replayed {len(args.files)} file(s), {sent} lines (run {run_id})")
     return 0
 
 

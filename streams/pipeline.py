@@ -202,9 +202,12 @@ class TrackStage:
         # Event-time watermark per (partition, source): recorded files replayed together may
         # lie years apart, so one file's time must not silence another file's vessels.
         self.watermarks: dict[tuple[int, str], int] = {}
-        # AIS_GAP: per partition, a heap of (deadline_ms, mmsi, last_ms) checked as the
-        # watermark passes; stale entries (the vessel was heard since) are skipped.
-        self.deadlines: dict[tuple[int, str], list[tuple[int, int, int]]] = defaultdict(list)
+        # AIS_GAP: per (partition, source), a heap of (deadline_ms, mmsi) checked as the
+        # watermark passes, with at most one live entry per vessel (``scheduled``): a report
+        # that moves a deadline later does not push; the entry, when it comes due, is
+        # rescheduled to the vessel's actual deadline. Memory follows vessels, not reports.
+        self.deadlines: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+        self.scheduled: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)
         # Per partition: when any vessel was last heard through each station (event time),
         # learnt from the ticks in order with the data, so the answer never depends on how
         # the partitions interleave.
@@ -265,7 +268,7 @@ class TrackStage:
                 due = silence_deadline_ms(result.track, self.ctx)
                 if due is not None:
                     key = (partition, report.source)
-                    heapq.heappush(self.deadlines[key], (due, mmsi, result.track.last_ms))
+                    self._schedule(key, mmsi, due)
             findings += result.findings
             if due is not None and due <= self.watermarks.get(key, 0):
                 # Already silent by this source's clock (the report was older than the
@@ -391,9 +394,7 @@ class TrackStage:
                 continue
             due = silence_deadline_ms(track, self.ctx)
             if due is not None:
-                heapq.heappush(
-                    self.deadlines[(partition, track.source)], (due, mmsi, track.last_ms)
-                )
+                self._schedule((partition, track.source), mmsi, due)
 
     def station_silence_s(self, limit: int) -> dict[str, float]:
         """Seconds of event time since each station was last heard (the ``limit`` most
@@ -431,20 +432,39 @@ class TrackStage:
         """AIS_GAP for every vessel whose silence deadline the watermark has passed."""
         partition = key[0]
         heap = self.deadlines[key]
+        scheduled = self.scheduled[key]
         findings: list[Finding] = []
         while heap and heap[0][0] <= watermark:
-            _, mmsi, last_ms = heapq.heappop(heap)
+            due, mmsi = heapq.heappop(heap)
+            if scheduled.get(mmsi) != due:
+                continue  # superseded by an earlier entry of the same vessel
+            del scheduled[mmsi]
             track = changed.get(mmsi) or self.tracks.get(mmsi)
-            if track is None or track.last_ms != last_ms:
-                continue  # heard since: a newer entry is in the heap
+            if track is None or track.source != key[1]:
+                continue  # gone, or now heard through another feed (its own clock)
+            actual = silence_deadline_ms(track, self.ctx)
+            if actual is None:
+                continue
+            if actual > watermark:
+                self._schedule(key, mmsi, actual)  # heard since: not silent yet
+                continue
             heard_ms = self.station_heard_ms[partition].get(track.station or "")
             result = check_silence(track, watermark, heard_ms, self.ctx)
             if result.retry_ms is not None:
-                heapq.heappush(heap, (result.retry_ms, mmsi, last_ms))
+                self._schedule(key, mmsi, result.retry_ms)
             if result.track is not track:
                 changed[mmsi] = result.track
             findings += result.findings
         return findings
+
+    def _schedule(self, key: tuple[int, str], mmsi: int, due: int) -> None:
+        """Make sure a vessel's silence is looked at by ``due`` (one live entry per vessel)."""
+        scheduled = self.scheduled[key]
+        current = scheduled.get(mmsi)
+        if current is not None and current <= due:
+            return
+        scheduled[mmsi] = due
+        heapq.heappush(self.deadlines[key], (due, mmsi))
 
     def _alert_out(self, f: Finding, track: VesselTrack | None) -> Out:
         geo = self.ctx.geography
@@ -475,6 +495,7 @@ class TrackStage:
         # The source is done: forget its watermark and pending deadlines.
         self.watermarks.pop(key, None)
         self.deadlines.pop(key, None)
+        self.scheduled.pop(key, None)
         for mmsi, track in changed.items():
             self.tracks[mmsi] = track
         alerts = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
