@@ -86,7 +86,8 @@ def check(
             "dark_within_s": th.crossing_dark_s,
         },
     )
-    crossing = Crossing(report.event_ms, previous, side, severity)
+    slow = report.sog_kn is not None and report.sog_kn < th.crossing_slow_kn
+    crossing = Crossing(report.event_ms, previous, side, severity, slowed_after=slow)
     return dataclasses.replace(updated, crossing=crossing), [finding]
 
 
