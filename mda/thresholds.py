@@ -78,6 +78,8 @@ class Thresholds:
     isps_last_call_max_age_s: int = 30 * 24 * 3600
     # A MARSEC raise alerts vessels inside the facility heard within this time.
     isps_inside_max_silence_s: int = 6 * 3600
+    # Track state of a vessel silent this long (event time of its feed) is dropped.
+    track_ttl_s: int = 7 * 24 * 3600
     # Duplicate suppression: the same transmission heard again within this window.
     duplicate_window_s: int = 60
     # Out-of-order events older than the vessel's last report by more than this are rejected

@@ -208,6 +208,10 @@ class TrackStage:
         # rescheduled to the vessel's actual deadline. Memory follows vessels, not reports.
         self.deadlines: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         self.scheduled: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)
+        # Track expiry: the same scheme, one live entry per vessel at last_ms + track_ttl_s.
+        self.expiries: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+        self.expiry_scheduled: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)
+        self.expired = 0
         # Per partition: when any vessel was last heard through each station (event time),
         # learnt from the ticks in order with the data, so the answer never depends on how
         # the partitions interleave.
@@ -265,6 +269,7 @@ class TrackStage:
             lags.append(now_s - report.event_ms / 1000)
             if result.track is not None:
                 changed[mmsi] = result.track
+                self._schedule_expiry((partition, report.source), result.track)
                 due = silence_deadline_ms(result.track, self.ctx)
                 if due is not None:
                     key = (partition, report.source)
@@ -424,6 +429,7 @@ class TrackStage:
         if event_ms <= self.watermarks.get(key, 0):
             return []
         self.watermarks[key] = event_ms
+        self._expire(key, event_ms, changed)
         return self._silences(key, event_ms, changed)
 
     def _silences(
@@ -456,6 +462,33 @@ class TrackStage:
                 changed[mmsi] = result.track
             findings += result.findings
         return findings
+
+    def _schedule_expiry(self, key: tuple[int, str], track: VesselTrack) -> None:
+        due = track.last_ms + self.ctx.thresholds.track_ttl_s * 1000
+        scheduled = self.expiry_scheduled[key]
+        if track.mmsi not in scheduled:
+            scheduled[track.mmsi] = due
+            heapq.heappush(self.expiries[key], (due, track.mmsi))
+
+    def _expire(
+        self, key: tuple[int, str], watermark: int, changed: dict[int, VesselTrack]
+    ) -> None:
+        """Drop the tracks of vessels silent for ``track_ttl_s`` of their feed's event time."""
+        heap, scheduled = self.expiries[key], self.expiry_scheduled[key]
+        ttl_ms = self.ctx.thresholds.track_ttl_s * 1000
+        while heap and heap[0][0] <= watermark:
+            _, mmsi = heapq.heappop(heap)
+            scheduled.pop(mmsi, None)
+            track = changed.get(mmsi) or self.tracks.get(mmsi)
+            if track is None or track.source != key[1]:
+                continue
+            if track.last_ms + ttl_ms > watermark:
+                self._schedule_expiry(key, track)  # heard since
+                continue
+            changed.pop(mmsi, None)
+            if mmsi in self.tracks:
+                del self.tracks[mmsi]
+            self.expired += 1
 
     def _schedule(self, key: tuple[int, str], mmsi: int, due: int) -> None:
         """Make sure a vessel's silence is looked at by ``due`` (one live entry per vessel)."""
@@ -496,6 +529,8 @@ class TrackStage:
         self.watermarks.pop(key, None)
         self.deadlines.pop(key, None)
         self.scheduled.pop(key, None)
+        self.expiries.pop(key, None)
+        self.expiry_scheduled.pop(key, None)
         for mmsi, track in changed.items():
             self.tracks[mmsi] = track
         alerts = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]

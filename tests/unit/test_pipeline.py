@@ -77,3 +77,27 @@ def test_ticks_reach_every_partition_in_order_with_the_reports() -> None:
     assert ticks[0] == ticks[1] == ticks[2] == sorted(ticks[0])
     # One tick per minute of event time over the scenario's 106 minutes.
     assert 100 <= len(ticks[0]) <= 110
+
+
+def test_tracks_expire_after_their_feed_moves_on_by_the_ttl() -> None:
+    """Track state of a vessel silent for track_ttl_s of event time is dropped (bounded state)."""
+    from mda.thresholds import Thresholds
+    from replay.scenarios import Builder
+
+    day_ms = 24 * 3600 * 1000
+    b = Builder("ttl", "one vessel heard once, another heard daily")
+    b.position(1_780_315_200_000, 366100001, 43.3, -87.3, 5.0)
+    for d in range(9):
+        b.position(1_780_315_200_000 + d * day_ms, 366100002, 43.5, -87.3, 5.0)
+    lines = b.build().lines
+    ctx = RuleContext(
+        Geography.load(), MidTable.load_default(), Thresholds.from_dict({"track_ttl_s": 7 * 86400})
+    )
+    tracks: dict[int, VesselTrack] = {}
+    decode, track = DecodeStage(NAMES, 2), TrackStage(NAMES, 2, ctx, tracks)
+    for o in decode.handle(raw_batch(lines)):
+        if o.topic == NAMES.reports:
+            assert o.partition is not None
+            track.handle(o.value, o.partition)
+    assert set(tracks) == {366100002}
+    assert track.expired == 1
