@@ -60,8 +60,13 @@ image:
 SOAK_MINUTES ?= 10
 
 fuzz: install
-	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q -p no:cacheprovider --timeout=0 --hypothesis-show-statistics \
 		tests/unit/test_fuzz_decode.py tests/unit/test_fuzz_readers.py tests/unit/test_fuzz_track.py
 
 soak: install
 	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) --csv soak.csv
+
+# Performance figures for BENCHMARKS.md (not part of `make test`; ~10 minutes).
+bench: install
+	$(BIN)/python -m bench.verify_decode
+	$(BIN)/python -m bench.run

@@ -139,7 +139,7 @@ class DecodeStage:
             by_partition[p].append(tick)
 
     def _reject_out(self, r: Reject) -> Out:
-        return Out(self.topics.rejected, r.source.encode(), orjson.dumps(r.to_dict()))
+        return Out(self.topics.rejected, r.source.encode(), orjson.dumps(r))
 
     def _eof(self, msg: dict[str, Any]) -> list[Out]:
         source = msg["source"]
