@@ -31,7 +31,7 @@ from mda.decode import Decoder
 from mda.errors import ReferenceDataError, RejectReason
 from mda.geo import releasability
 from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
-from mda.model import RawLine, Reject, Report
+from mda.model import RawLine, Reject, Report, report_from_wire
 from mda.proximity import fan_out, home_cell, is_exempt
 from mda.rules.context import RuleContext
 from mda.rules.isps import facility_event
@@ -251,7 +251,7 @@ class TrackStage:
                 continue
             # Silences due before this report happened first.
             findings += self._advance((partition, d["source"]), d["event_ms"], changed)
-            report = Report(**d)
+            report = report_from_wire(d)
             due = None
             c = self.counts[(report.source, partition)]
             mmsi = report.mmsi
