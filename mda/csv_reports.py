@@ -23,7 +23,7 @@ from typing import Final
 
 from mda import invalid_values as iv
 from mda.errors import DecodeError, RejectReason
-from mda.model import POSITION_TYPES, STATIC_TYPES, AisClass, Report
+from mda.model import CLASS_BY_TYPE, POSITION_TYPES, STATIC_TYPES, Report
 
 MARINECADASTRE_HEADER: Final = (
     "MMSI",
@@ -61,15 +61,7 @@ AISDB_COLUMNS: Final = (
     "COG",
     "Heading",
 )
-_CLASS_BY_TYPE: Final[dict[int, AisClass]] = {
-    1: "A",
-    2: "A",
-    3: "A",
-    5: "A",
-    18: "B",
-    19: "B",
-    24: "B",
-}
+_CLASS_BY_TYPE: Final = CLASS_BY_TYPE
 
 
 def _bad(detail: str) -> DecodeError:

@@ -37,9 +37,9 @@ from mda.csv_reports import row_to_report
 from mda.errors import DecodeError, RejectReason
 from mda.lines import SentencePart, parse_line, plain_sentence
 from mda.model import (
+    CLASS_BY_TYPE,
     POSITION_TYPES,
     STATIC_TYPES,
-    AisClass,
     RawLine,
     Reject,
     Report,
@@ -54,15 +54,7 @@ FRAGMENT_TTL_MS: Final = 60_000
 _MAX_STATIONS: Final = 4096
 
 _REPORT_TYPES: Final = POSITION_TYPES | STATIC_TYPES
-_CLASS_BY_TYPE: Final[dict[int, AisClass]] = {
-    1: "A",
-    2: "A",
-    3: "A",
-    5: "A",
-    18: "B",
-    19: "B",
-    24: "B",
-}
+_CLASS_BY_TYPE: Final = CLASS_BY_TYPE
 _position = iv.position_or_none
 _sog = iv.sog_kn_or_none
 _cog = iv.cog_deg_or_none

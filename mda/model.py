@@ -23,6 +23,12 @@ POSITION_TYPES = frozenset({1, 2, 3, 18, 19, 27})
 STATIC_TYPES = frozenset({5, 19, 24})
 CLASS_A_TYPES = frozenset({1, 2, 3, 5})
 CLASS_B_TYPES = frozenset({18, 19, 24})
+#: The transceiver class a message type implies (type 27 and others: unknown).
+_CLASS_A: AisClass = "A"
+_CLASS_B: AisClass = "B"
+CLASS_BY_TYPE: dict[int, AisClass] = {t: _CLASS_A for t in CLASS_A_TYPES} | {
+    t: _CLASS_B for t in CLASS_B_TYPES
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -302,7 +302,16 @@ def rules_identity() -> Scenario:
     return b.build()
 
 
-def _square(zone_id: str, kind: str, lat: float, lon: float, half_deg: float, **props: Any) -> Any:
+def square_zone(
+    zone_id: str,
+    kind: str,
+    lat: float,
+    lon: float,
+    half_deg: float,
+    jurisdiction: str = "US",
+    **props: Any,
+) -> Any:
+    """A square GeoJSON zone feature (DESIGN.md §7 properties) centred on (lat, lon)."""
     ring = [
         [lon - half_deg, lat - half_deg],
         [lon + half_deg, lat - half_deg],
@@ -317,7 +326,7 @@ def _square(zone_id: str, kind: str, lat: float, lon: float, half_deg: float, **
             "zone_id": zone_id,
             "name": zone_id,
             "kind": kind,
-            "jurisdiction": "US",
+            "jurisdiction": jurisdiction,
             **props,
         },
     }
@@ -331,10 +340,10 @@ def rules_zones() -> Scenario:
     b.scenario.zones = {
         "type": "FeatureCollection",
         "features": [
-            _square("test-security", "security", sec_lat, lon, 0.02),
-            _square("test-restricted", "restricted", res_lat, lon, 0.02),
-            _square("test-speed", "monitored", spd_lat, lon, 0.1, speed_limit_kn=10),
-            _square("test-approach", "approach", app_lat, lon, 0.05, inbound_bearing_deg=270),
+            square_zone("test-security", "security", sec_lat, lon, 0.02),
+            square_zone("test-restricted", "restricted", res_lat, lon, 0.02),
+            square_zone("test-speed", "monitored", spd_lat, lon, 0.1, speed_limit_kn=10),
+            square_zone("test-approach", "approach", app_lat, lon, 0.05, inbound_bearing_deg=270),
         ],
     }
     intruder, runner, speeder, loiterer = 366300001, 366300002, 366300003, 366300004
@@ -423,7 +432,7 @@ def rules_encounter() -> Scenario:
     b = Builder("rules_encounter", "Lake Erie and Lake Michigan: vessel encounters")
     b.scenario.zones = {
         "type": "FeatureCollection",
-        "features": [_square("test-port", "port", LM_LAT - 0.2, LM_LON, 0.02)],
+        "features": [square_zone("test-port", "port", LM_LAT - 0.2, LM_LON, 0.02)],
     }
     minutes = 40
     one_kn_lon = KN_DEG_PER_MIN / 0.74  # 1 kn eastward at 42.3 N, in degrees of longitude
@@ -503,7 +512,9 @@ def rules_isps() -> Scenario:
     b = Builder("rules_isps", "Lake Michigan: test port facilities, notices, register, PSA")
     fac_lat, fac2_lat, lon = LM_LAT, LM_LAT + 0.40, LM_LON
     half = 0.15  # the approach square: 43.15-43.45 N, 87.45-87.15 W
-    approach = _square("test-appr-tst", "approach", fac_lat, lon, half, facility_id="USTST-0001")
+    approach = square_zone(
+        "test-appr-tst", "approach", fac_lat, lon, half, facility_id="USTST-0001"
+    )
     eta = T0 + 6 * 3600_000
     hour = 3600_000
     end = T0 + 200 * MIN_MS

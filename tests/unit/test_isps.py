@@ -29,7 +29,7 @@ from mda.rules import isps as rules
 from mda.rules.context import RuleContext
 from mda.state import PortCall, VesselTrack
 from mda.track import step
-from replay.scenarios import DATA_DIR, imo_number
+from replay.scenarios import DATA_DIR, imo_number, square_zone
 from streams.pipeline import TrackStage
 from streams.settings import Settings
 from streams.topics import TopicNames, partition_for_mmsi
@@ -46,24 +46,7 @@ NOTICE_HEADER = "notice_id,regime,mmsi,imo,destination,eta,submitted_at,last_por
 
 
 def _square(zone_id: str, kind: str, half: float, jurisdiction: str = "US", **props: object):  # type: ignore[no-untyped-def]
-    ring = [
-        [FAC_LON - half, FAC_LAT - half],
-        [FAC_LON + half, FAC_LAT - half],
-        [FAC_LON + half, FAC_LAT + half],
-        [FAC_LON - half, FAC_LAT + half],
-        [FAC_LON - half, FAC_LAT - half],
-    ]
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-        "properties": {
-            "zone_id": zone_id,
-            "name": zone_id,
-            "kind": kind,
-            "jurisdiction": jurisdiction,
-            **props,
-        },
-    }
+    return square_zone(zone_id, kind, FAC_LAT, FAC_LON, half, jurisdiction, **props)
 
 
 def facility(level: int = 2, country: str = "US") -> Facility:
