@@ -9,7 +9,10 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import sys
+import threading
+from typing import Any
 
 from streams.admin import ensure_topics, seal_changelogs
 from streams.broker import start_broker
@@ -17,6 +20,37 @@ from streams.settings import get_settings
 from streams.topics import topic_specs
 
 log = logging.getLogger(__name__)
+
+
+#: After SIGTERM/SIGINT, a worker that has not stopped within this many seconds exits anyway.
+#: A clean stop takes ~2 s; one whose broker has disappeared hangs leaving its group.
+STOP_GRACE_S = 15.0
+
+
+def _install_stop_deadline(grace_s: float) -> None:
+    """Give the worker's own shutdown ``grace_s`` seconds, then exit the process.
+
+    mode's Worker schedules a graceful stop on the first signal; wrap that to also start a
+    daemon timer. Offsets not committed by then are reprocessed by the next worker
+    (at-least-once), which is what a SIGKILL would cost anyway.
+    """
+    import mode.worker
+
+    original = mode.worker.Worker._schedule_shutdown
+
+    def schedule(self: Any, sig: signal.Signals) -> None:
+        if not self._signal_stop_time:
+
+            def give_up() -> None:
+                log.error("worker did not stop within %.0f s of %s: exiting", grace_s, sig.name)
+                os._exit(1)
+
+            timer = threading.Timer(grace_s, give_up)
+            timer.daemon = True
+            timer.start()
+        original(self, sig)
+
+    mode.worker.Worker._schedule_shutdown = schedule  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     from streams import agents  # noqa: F401  (registers the agents on the app)
     from streams.app import app
 
+    _install_stop_deadline(STOP_GRACE_S)
     sys.argv = ["mda worker", "worker", "--loglevel", settings.log_level, *(argv or [])]
     app.main()
 

@@ -118,3 +118,36 @@ def test_broker_stops_on_sigterm_within_10s() -> None:
     os.kill(b.pid, signal.SIGTERM)
     b.process.wait(timeout=10)
     assert time.monotonic() - started < 10
+
+
+def test_worker_whose_broker_vanished_still_stops_on_sigterm(tmp_path: Path) -> None:
+    """Without its broker a Faust worker hangs leaving the group; the stop deadline ends it."""
+    from streams.worker import STOP_GRACE_S
+
+    own = start_broker()
+    port = free_port()
+    ensure_topics(own.bootstrap, topic_specs(Settings(topic_prefix="gone.", partitions=1)))
+    env = {
+        **os.environ,
+        "MDA_KAFKA_BOOTSTRAP": own.bootstrap,
+        "MDA_APP_ID": "test-broker-gone",
+        "MDA_TOPIC_PREFIX": "gone.",
+        "MDA_WEB_PORT": str(port),
+        "MDA_DATA_DIR": str(tmp_path / "data"),
+        "MDA_PARTITIONS": "1",
+    }
+    with open(tmp_path / "worker.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
+        )
+        try:
+            wait_for(lambda: "mda_lines_read_total" in scrape(port), 60, "/metrics")
+            own.stop()
+            time.sleep(2)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=STOP_GRACE_S + 10)
+            assert time.monotonic() - started < STOP_GRACE_S + 5
+        finally:
+            stop_process(proc)
+            own.stop()
