@@ -5,8 +5,13 @@ the same stages run without Kafka in tests and in the in-process benchmark. Wire
 orjson bytes:
 
 - ``ais.raw``: ``{"lines": [RawLine…]}`` (a micro-batch of one source) or a control record.
-- ``ais.reports``: ``{"reports": [Report…]}``, one message per destination partition
-  (``mmsi % partitions``) so track state stays co-partitioned without ``group_by``.
+- ``ais.reports``: ``{"reports": [Report… | tick]}``, one message per destination partition
+  (``mmsi % partitions``) so track state stays co-partitioned without ``group_by``; ticks
+  ``{"tick": event_ms, "source": …, "stations": {station: last heard}}`` go to every
+  partition in order with the reports (the event-time watermark and station liveness).
+- ``mda.presence``: ``{"presence": [record | tick], "from": track partition}``, each position
+  fanned out to its H3 res-7 cell and ring, one record per destination partition
+  (``crc32(cell) % partitions``), consumed by :mod:`streams.proximity`.
 - ``mda.alerts``: one ``mda.alert/1`` object per message, key = MMSI.
 - control records ``{"ctl": "eof", "run": …, "source": …}`` follow a source's last line
   through every stage (to every partition), carrying per-stage counts, so ``mda run`` knows
