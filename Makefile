@@ -70,3 +70,4 @@ soak: install
 bench: install
 	$(BIN)/python -m bench.verify_decode
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.presence_fanout
