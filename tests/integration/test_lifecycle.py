@@ -7,7 +7,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
+from tests.integration.workers import spawn_worker
 
 T0_MS = 1_780_315_200_000
 PARTITIONS = 2
@@ -30,10 +30,7 @@ PARTITIONS = 2
 
 def start_worker(env_base: dict[str, str], tmp: Path, n: int) -> subprocess.Popen[bytes]:
     env = {**env_base, "MDA_WEB_PORT": str(free_port()), "MDA_DATA_DIR": str(tmp / f"data{n}")}
-    log = open(tmp / f"worker{n}.log", "wb")  # noqa: SIM115
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
-    )
+    return spawn_worker(env, tmp / f"worker{n}.log")
 
 
 def alert(status: str, at_ms: int, jurisdiction: str, marks: list[str], **kw: Any) -> bytes:

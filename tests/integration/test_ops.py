@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -29,6 +28,7 @@ from replay.producer import replay_file
 from replay.scenarios import DATA_DIR
 from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
+from tests.integration.workers import spawn_worker, worker_env
 from tests.unit.test_compose import alert_rules, referenced_metric_names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,24 +129,19 @@ def worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[int]:
     """A worker as compose runs it (app id ``mda``, no topic prefix): this module has its
     own broker, so the names cannot collide with other tests."""
     port = free_port()
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "MDA_APP_ID": "mda",
-        "MDA_TOPIC_PREFIX": "",
-        "MDA_WEB_PORT": str(port),
-        "MDA_DATA_DIR": str(tmp_path / "data"),
-        "MDA_PARTITIONS": "2",
-    }
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
+    env = worker_env(
+        broker.bootstrap,
+        app_id="mda",
+        prefix="",
+        partitions=2,
+        data_dir=tmp_path / "data",
+        web_port=port,
     )
+    proc = spawn_worker(env, tmp_path / "worker.log")
     try:
         yield port
     finally:
         stop_process(proc)
-        log.close()
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ every topic on the embedded broker; each pair of the scenario has its H3 ring on
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
+from tests.integration.workers import spawn_worker, worker_env
 
 PARTITIONS = 2
 
@@ -29,20 +28,15 @@ PARTITIONS = 2
 def start_worker(
     broker: EmbeddedBroker, prefix: str, tmp: Path, n: int, zones: Path
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "MDA_APP_ID": f"proximity-{prefix}",
-        "MDA_TOPIC_PREFIX": prefix,
-        "MDA_WEB_PORT": str(free_port()),
-        "MDA_DATA_DIR": str(tmp / f"data{n}"),
-        "MDA_PARTITIONS": str(PARTITIONS),
-        "MDA_ZONES": str(zones),
-    }
-    log = open(tmp / f"worker{n}.log", "wb")  # noqa: SIM115
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
+    env = worker_env(
+        broker.bootstrap,
+        app_id=f"proximity-{prefix}",
+        prefix=prefix,
+        partitions=PARTITIONS,
+        data_dir=tmp / f"data{n}",
+        MDA_ZONES=str(zones),
     )
+    return spawn_worker(env, tmp / f"worker{n}.log")
 
 
 def test_two_workers_give_one_alert_per_pair(broker: EmbeddedBroker, tmp_path: Path) -> None:

@@ -9,10 +9,8 @@ processed again); losses are not.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,24 +25,20 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
+from tests.integration.workers import spawn_worker, worker_env
 
 PARTITIONS = 2
 
 
 def start_worker(broker: EmbeddedBroker, prefix: str, tmp: Path, n: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "MDA_APP_ID": f"recovery-{prefix}",
-        "MDA_TOPIC_PREFIX": prefix,
-        "MDA_WEB_PORT": str(free_port()),
-        "MDA_DATA_DIR": str(tmp / f"data{n}"),
-        "MDA_PARTITIONS": str(PARTITIONS),
-    }
-    log = open(tmp / f"worker{n}.log", "wb")  # noqa: SIM115
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
+    env = worker_env(
+        broker.bootstrap,
+        app_id=f"recovery-{prefix}",
+        prefix=prefix,
+        partitions=PARTITIONS,
+        data_dir=tmp / f"data{n}",
     )
+    return spawn_worker(env, tmp / f"worker{n}.log")
 
 
 def send_lines(producer: KafkaProducer, topic: str, lines: list[str], first: int) -> None:

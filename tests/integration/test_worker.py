@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from streams.broker import EmbeddedBroker, free_port, start_broker
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
+from tests.integration.workers import spawn_worker, worker_env
 
 SCENARIO = DATA_DIR / "great_lakes_demo.nmea"
 
@@ -45,24 +45,19 @@ def worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[subprocess.
     # Create the topics first: the test's producer would auto-create a missing topic with the
     # broker's default partition count.
     ensure_topics(broker.bootstrap, topic_specs(Settings(topic_prefix=f"w{port}.", partitions=2)))
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "MDA_APP_ID": f"test-worker-{port}",
-        "MDA_TOPIC_PREFIX": f"w{port}.",
-        "MDA_WEB_PORT": str(port),
-        "MDA_DATA_DIR": str(tmp_path / "data"),
-        "MDA_PARTITIONS": "2",
-    }
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
+    env = worker_env(
+        broker.bootstrap,
+        app_id=f"test-worker-{port}",
+        prefix=f"w{port}.",
+        partitions=2,
+        data_dir=tmp_path / "data",
+        web_port=port,
     )
+    proc = spawn_worker(env, tmp_path / "worker.log")
     try:
         yield proc, port
     finally:
         stop_process(proc)
-        log.close()
 
 
 def wait_for(predicate: object, timeout_s: float, what: str) -> None:
@@ -127,27 +122,23 @@ def test_worker_whose_broker_vanished_still_stops_on_sigterm(tmp_path: Path) -> 
     own = start_broker()
     port = free_port()
     ensure_topics(own.bootstrap, topic_specs(Settings(topic_prefix="gone.", partitions=1)))
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": own.bootstrap,
-        "MDA_APP_ID": "test-broker-gone",
-        "MDA_TOPIC_PREFIX": "gone.",
-        "MDA_WEB_PORT": str(port),
-        "MDA_DATA_DIR": str(tmp_path / "data"),
-        "MDA_PARTITIONS": "1",
-    }
-    with open(tmp_path / "worker.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
-        )
-        try:
-            wait_for(lambda: "mda_lines_read_total" in scrape(port), 60, "/metrics")
-            own.stop()
-            time.sleep(2)
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=STOP_GRACE_S + 10)
-            assert time.monotonic() - started < STOP_GRACE_S + 5
-        finally:
-            stop_process(proc)
-            own.stop()
+    env = worker_env(
+        own.bootstrap,
+        app_id="test-broker-gone",
+        prefix="gone.",
+        partitions=1,
+        data_dir=tmp_path / "data",
+        web_port=port,
+    )
+    proc = spawn_worker(env, tmp_path / "worker.log")
+    try:
+        wait_for(lambda: "mda_lines_read_total" in scrape(port), 60, "/metrics")
+        own.stop()
+        time.sleep(2)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=STOP_GRACE_S + 10)
+        assert time.monotonic() - started < STOP_GRACE_S + 5
+    finally:
+        stop_process(proc)
+        own.stop()

@@ -23,6 +23,7 @@ from mda.rules.context import RuleContext
 from mda.state import VesselTrack
 from mda.thresholds import Thresholds
 from mda.track import check_silence, silence_deadline_ms, step
+from replay.scenarios import square_zone
 from tests.unit.builders import T0_MS, make_context, make_report, make_static
 
 MIN_MS = 60_000
@@ -189,20 +190,7 @@ def test_on_land_margin_is_configurable() -> None:
 
 
 def zone_ctx(tmp_path: Path, kind: str, **props: Any) -> RuleContext:
-    half = 0.05
-    lat, lon = LM["lat"], LM["lon"]
-    ring = [
-        [lon - half, lat - half],
-        [lon + half, lat - half],
-        [lon + half, lat + half],
-        [lon - half, lat + half],
-        [lon - half, lat - half],
-    ]
-    feature = {
-        "type": "Feature",
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-        "properties": {"zone_id": "z", "name": "Z", "kind": kind, "jurisdiction": "US", **props},
-    }
+    feature = square_zone("z", kind, LM["lat"], LM["lon"], 0.05, name="Z", **props)
     path = tmp_path / "zones.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
     return RuleContext(
