@@ -168,7 +168,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import demo
 
-    return demo()
+    return demo(args.port if args.watch else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
 
     demo = sub.add_parser("demo", help="the bundled recording and scenario, end to end")
+    demo.add_argument(
+        "--watch",
+        action="store_true",
+        help="afterwards keep the worker up and serve the watch-floor page until Ctrl-C",
+    )
+    demo.add_argument(
+        "--port", type=int, default=6066, help="the watch-floor page's port (default 6066)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     ref = sub.add_parser("reference", help="ISPS reference data (DESIGN.md §7)")

@@ -18,7 +18,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,10 +114,15 @@ def run_files(
     progress: bool = True,
     stall_timeout_s: float = 180.0,
     workers: int = 1,
+    watch_port: int | None = None,
+    after_run: Callable[[RunSummary], None] | None = None,
 ) -> RunSummary:
     """Process ``files`` through the pipeline; returns the summary with every alert message.
 
     ``workers`` worker processes share the partitions (one consumer group), as in production.
+    ``watch_port``: the first worker's web port (its watch-floor page), instead of a free one.
+    ``after_run`` is called with the summary while the broker and workers still run (e.g. to
+    keep the watch-floor page up until Ctrl-C); everything is stopped when it returns.
     """
     run_id = uuid.uuid4().hex[:12]
     workdir = Path(tempfile.mkdtemp(prefix=f"mda-run-{run_id}-"))
@@ -161,7 +166,9 @@ def run_files(
                         worker_process(
                             {
                                 **env,
-                                "MDA_WEB_PORT": str(free_port()),
+                                "MDA_WEB_PORT": str(
+                                    watch_port if watch_port and i == 0 else free_port()
+                                ),
                                 "MDA_DATA_DIR": str(workdir / f"data{i}"),
                             },
                             workdir / ("worker.log" if i == 0 else f"worker{i}.log"),
@@ -196,6 +203,8 @@ def run_files(
                 # has the marker from every track partition.
                 expected_eofs = len(sources) * n * n * 2
                 _collect(consumer, summary, run_id, expected_eofs, procs, stall_timeout_s)
+                if after_run is not None:
+                    after_run(summary)
             consumer.close()
     except BaseException:
         log = workdir / "worker.log"

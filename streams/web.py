@@ -42,3 +42,6 @@ async def vessels(self: View, request: Request) -> Response:
     assigned = app.assignor.assigned_actives() if app.assignor else set()
     body["partitions"] = sorted(tp.partition for tp in assigned if tp.topic == agents.names.reports)
     return self.json(body)
+
+
+import streams.watch  # noqa: E402, F401  (the watch-floor page: /watch/)
