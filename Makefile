@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test check lint typecheck unit integration bench clean
+.PHONY: install demo watch test check lint typecheck unit integration bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 demo: install
 	$(BIN)/mda demo
 
+# The demo, then the watch-floor page on http://127.0.0.1:6066/watch/ until Ctrl-C.
+watch: install
+	$(BIN)/mda demo --watch
+
 lint: install
 	$(BIN)/ruff check mda streams replay tests scripts
 	$(BIN)/ruff format --check mda streams replay tests scripts
@@ -27,18 +31,28 @@ typecheck: install
 
 check: lint typecheck
 
-# The whole suite: lint, types, unit, agent and integration tests (real embedded broker).
-test: check
+# playwright-core (npm) for the watch-floor page's browser test; the browser is Debian's
+# chromium (/usr/bin/chromium), which .ci/run installs.
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $(BROWSER_DEPS)
+
+browser-deps: $(BROWSER_DEPS)
+
+# The whole suite: lint, types, unit, agent and integration tests (real embedded broker,
+# real headless Chromium for the watch-floor page).
+test: check browser-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: install
 	$(BIN)/pytest -q tests/unit
 
-integration: install
+integration: install browser-deps
 	$(BIN)/pytest -q tests/integration
 
 clean:
-	rm -rf $(VENV) .mda-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mda-data .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules
 
 # Operations (docker/, docker-compose.yml): the Prometheus files checked by promtool (Debian
 # package `prometheus`), then the compose and ops tests. `make image` needs a Docker engine.

@@ -262,7 +262,15 @@ function drawTrack() {
   }
   if (view.scale > 8000) {
     ctx.fillStyle = "#ffffff";
-    for (const l of labels.values()) ctx.fillText(`${[...l.names].join(", ")} ${timeOf(l.ms)}`, l.x + 6, l.y - 4);
+    const placed = []; // label boxes already drawn: move a label down until it is free
+    for (const l of [...labels.values()].sort((a, b) => a.y - b.y)) {
+      const text = `${[...l.names].join(", ")} ${timeOf(l.ms)}`;
+      const w = ctx.measureText(text).width;
+      let y = l.y - 4;
+      while (placed.some((b) => l.x + 6 < b.x + b.w && b.x < l.x + 6 + w && Math.abs(b.y - y) < 12)) y += 12;
+      placed.push({ x: l.x + 6, y, w });
+      ctx.fillText(text, l.x + 6, y);
+    }
   }
 }
 function timeOf(ms) { return new Date(ms).toISOString().slice(11, 19) + "Z"; }
