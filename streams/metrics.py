@@ -74,3 +74,8 @@ ACTIONS_APPLIED = Counter("mda_actions_applied_total", "Watch-officer actions ap
 ACTIONS_REJECTED = Counter(
     "mda_actions_rejected_total", "Watch-officer actions rejected, by reason", ["reason"]
 )
+ALERT_STATES_EXPIRED = Counter(
+    "mda_alert_states_expired_total",
+    "Closed alerts removed from the lifecycle state after MDA_ALERT_RETENTION_S of event time "
+    "(tombstoned on mda.alert-state and the table changelog)",
+)
