@@ -122,7 +122,7 @@ class Decoder:
     """Decode :class:`~mda.model.RawLine` values, one source's lines in order.
 
     One instance may serve many sources; its state (pending fragments, the last ``$PGHP`` time,
-    the newest event time) is kept per source.
+    the newest event time) is kept per source, from its first line to its :meth:`flush`.
     """
 
     def __init__(
@@ -168,17 +168,25 @@ class Decoder:
             self._sentence(raw, part, state, result)
         return result
 
+    def sources(self) -> frozenset[str]:
+        """Sources whose state (fragments, clocks, ``$PGHP`` time) is held (for tests)."""
+        return frozenset(self._sources)
+
     def flush(self, source: str) -> list[Reject]:
-        """Reject every fragment still pending for ``source`` (end of input)."""
-        state = self._sources.get(source)
+        """End of input for ``source``: reject every fragment still pending, forget the source.
+
+        The source's whole state is released (pending fragments, the newest event time per
+        clock, the last ``$PGHP`` time), so a long-running decoder fed many finite sources
+        (``mda run`` files, replays) holds state only for the sources still open. Lines fed
+        for the same source afterwards start from a fresh state.
+        """
+        state = self._sources.pop(source, None)
         if state is None:
             return []
-        rejects = [
+        return [
             _incomplete(source, p, "input ended before the message was complete")
             for p in state.pending.values()
         ]
-        state.pending.clear()
-        return rejects
 
     def flush_all(self) -> list[Reject]:
         """:meth:`flush` for every source seen."""

@@ -15,6 +15,11 @@ Two pure step functions, ``(state, input) -> Step(state, outgoing, outcome)``:
 
 Outgoing messages keep the §8 contract exactly (no extra fields): acknowledgement, assignee,
 notes and the audit trail live in :class:`AlertState`, published on its own topic.
+
+Retention: :func:`expired` says when a closed alert's state may be forgotten — once it has
+been closed for more than ``retention_s`` of event time (the newest rule event time the
+lifecycle has seen, never the wall clock). An open alert, including one reopened before that,
+is never expired.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
@@ -36,6 +42,8 @@ REJECTION_SCHEMA = "mda.alert-action-rejection/1"
 
 #: Default minimum event time between two forwarded updates of one alert.
 DEFAULT_MIN_UPDATE_S = 600.0
+#: Default event time a closed alert's state is kept before it is forgotten (7 days).
+DEFAULT_RETENTION_S = 7 * 24 * 3600.0
 
 ActionName = Literal["ack", "assign", "note", "close", "reopen"]
 ACTIONS: tuple[ActionName, ...] = ("ack", "assign", "note", "close", "reopen")
@@ -269,6 +277,31 @@ def _forward(state: AlertState, message: dict[str, Any], event_ms: int) -> Step:
         forwarded=state.forwarded + 1,
     )
     return Step(new, [message], "forwarded")
+
+
+def closed_ms(state: AlertState) -> int | None:
+    """Epoch ms at which a closed alert was closed (None when open or the time is unreadable)."""
+    if state.status != "closed" or state.closed_at is None:
+        return None
+    try:
+        return iso_to_ms(state.closed_at)
+    except ValueError:
+        return None
+
+
+def expired(state: AlertState, now_ms: int, retention_s: float) -> bool:
+    """True when ``state`` has been closed for more than ``retention_s`` at event time ``now_ms``.
+
+    ``now_ms`` is the lifecycle's event-time watermark. An open alert (a reopened one too) is
+    never expired; a closed one whose closing time cannot be read is kept.
+    """
+    closed = closed_ms(state)
+    return closed is not None and now_ms - closed > retention_s * 1000
+
+
+def expired_ids(states: Iterable[AlertState], now_ms: int, retention_s: float) -> list[str]:
+    """The alert ids among ``states`` that :func:`expired` says may be forgotten."""
+    return [s.alert_id for s in states if expired(s, now_ms, retention_s)]
 
 
 def _text_field(d: dict[str, Any], key: str, limit: int, required: bool) -> str | None:

@@ -10,6 +10,10 @@ counts every reject by reason. Each line becomes a :class:`~mda.model.RawLine` s
 the wall-clock time of its receipt (``ingest_ms``: the legitimate ingest time, the event time
 of last resort), batched into ``ais.raw`` messages keyed by source as ``mda replay`` does: a
 batch is sent when it holds ``batch_lines`` lines or its first line is ``max_delay_s`` old.
+
+What happens (lines and bytes received, connection attempts, connection up or down) is told
+to an :class:`IngestObserver`; the default does nothing, ``mda ingest`` exports it to
+Prometheus (``streams/ingest_cli.py``), so this module stays free of metrics libraries.
 """
 
 from __future__ import annotations
@@ -57,6 +61,21 @@ class IngestCounts:
     datagrams: int = 0
     connections: int = 0
     batches: int = 0
+    #: TCP connection attempts that failed (refused, unreachable, timed out).
+    connect_failures: int = 0
+
+
+class IngestObserver:
+    """Hooks for the receiver's events; this base does nothing (see ``mda ingest``)."""
+
+    def received(self, lines: int, nbytes: int) -> None:
+        """``lines`` lines (``nbytes`` bytes of input) have been read from the endpoint."""
+
+    def connect_attempt(self, ok: bool) -> None:
+        """A TCP connection attempt (or the UDP bind) succeeded or failed."""
+
+    def connection(self, up: bool) -> None:
+        """The endpoint is now connected (bound) or not."""
 
 
 @dataclass
@@ -68,6 +87,7 @@ class Batcher:
     batch_lines: int = 500
     max_delay_s: float = 0.2
     counts: IngestCounts = field(default_factory=IngestCounts)
+    observer: IngestObserver = field(default_factory=IngestObserver)
     _batch: list[RawLine] = field(default_factory=list)
     _first_s: float = 0.0
 
@@ -115,23 +135,35 @@ def _now_ms() -> int:
 
 def run_udp(endpoint: Endpoint, batcher: Batcher, stop: threading.Event) -> None:
     """Receive datagrams until ``stop`` is set; each datagram holds whole lines."""
+    observer = batcher.observer
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # A burst from a busy receiver must not overflow the kernel buffer while we send.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        sock.bind((endpoint.host, endpoint.port))
+        try:
+            sock.bind((endpoint.host, endpoint.port))
+        except OSError:
+            observer.connect_attempt(False)
+            raise
+        observer.connect_attempt(True)
+        observer.connection(True)
         sock.settimeout(0.1)
         log.info("listening on %s", endpoint)
-        while not stop.is_set():
-            try:
-                data, _ = sock.recvfrom(65535)
-            except TimeoutError:
+        try:
+            while not stop.is_set():
+                try:
+                    data, _ = sock.recvfrom(65535)
+                except TimeoutError:
+                    batcher.flush_if_due()
+                    continue
+                batcher.counts.datagrams += 1
+                batcher.counts.bytes += len(data)
+                texts = [_text(d) for d in data.split(b"\n") if d.strip(b"\r")]
+                observer.received(len(texts), len(data))
+                batcher.add(texts, _now_ms())
                 batcher.flush_if_due()
-                continue
-            batcher.counts.datagrams += 1
-            batcher.counts.bytes += len(data)
-            batcher.add([_text(d) for d in data.split(b"\n") if d.strip(b"\r")], _now_ms())
-            batcher.flush_if_due()
+        finally:
+            observer.connection(False)
     batcher.flush()
 
 
@@ -143,38 +175,48 @@ def run_tcp(
     backoff_s: tuple[float, float] = (0.5, 30.0),
 ) -> None:
     """Read lines from a TCP server until ``stop``; reconnect with backoff when it drops."""
+    observer = batcher.observer
     delay_s = backoff_s[0]
     while not stop.is_set():
         try:
             sock = socket.create_connection((endpoint.host, endpoint.port), timeout=5)
         except OSError as exc:
+            batcher.counts.connect_failures += 1
+            observer.connect_attempt(False)
             log.warning("%s: %s; retrying in %.1fs", endpoint, exc, delay_s)
             stop.wait(delay_s)
             delay_s = min(delay_s * 2, backoff_s[1])
             continue
         batcher.counts.connections += 1
+        observer.connect_attempt(True)
+        observer.connection(True)
         delay_s = backoff_s[0]
         log.info("connected to %s", endpoint)
         rest = b""
         with sock:
-            sock.settimeout(0.1)
-            while not stop.is_set():
-                try:
-                    data = sock.recv(65536)
-                except TimeoutError:
+            try:
+                sock.settimeout(0.1)
+                while not stop.is_set():
+                    try:
+                        data = sock.recv(65536)
+                    except TimeoutError:
+                        batcher.flush_if_due()
+                        continue
+                    except OSError as exc:
+                        log.warning("%s: %s", endpoint, exc)
+                        break
+                    if not data:
+                        log.warning("%s closed the connection; reconnecting", endpoint)
+                        break
+                    batcher.counts.bytes += len(data)
+                    lines, rest = split_lines(rest + data)
+                    observer.received(len(lines), len(data))
+                    batcher.add(lines, _now_ms())
                     batcher.flush_if_due()
-                    continue
-                except OSError as exc:
-                    log.warning("%s: %s", endpoint, exc)
-                    break
-                if not data:
-                    log.warning("%s closed the connection; reconnecting", endpoint)
-                    break
-                batcher.counts.bytes += len(data)
-                lines, rest = split_lines(rest + data)
-                batcher.add(lines, _now_ms())
-                batcher.flush_if_due()
+            finally:
+                observer.connection(False)
         if rest.strip(b"\r"):
+            observer.received(1, 0)  # its bytes were counted as they came
             batcher.add([_text(rest)], _now_ms())  # a cut line still reaches the decoder
         batcher.flush()
         if not stop.is_set():

@@ -126,6 +126,8 @@ def follow(
             for records in consumer.poll(timeout_ms=200).values():
                 for rec in records:
                     last = time.monotonic()
+                    if rec.value is None:
+                        continue  # a tombstone (compacted topics)
                     msg = orjson.loads(rec.value)
                     if isinstance(msg, dict) and "ctl" not in msg:
                         yield msg
@@ -191,6 +193,8 @@ def send_action(
         while time.monotonic() < deadline:
             for tp, records in consumer.poll(timeout_ms=200).items():
                 for rec in records:
+                    if rec.value is None:
+                        continue  # a retention tombstone on mda.alert-state
                     msg = orjson.loads(rec.value)
                     if tp == state_tp and any(
                         e.get("action_id") == action.action_id for e in msg.get("audit", ())
@@ -205,7 +209,11 @@ def send_action(
 
 
 def current_state(bootstrap: str, names: AlertTopicNames, alert_id: str) -> dict[str, Any] | None:
-    """The latest ``mda.alert-state`` record of ``alert_id`` (None when there is none)."""
+    """The latest ``mda.alert-state`` record of ``alert_id``.
+
+    None when there is none, or when the latest is a tombstone (closed longer than the
+    retention, ``MDA_ALERT_RETENTION_S``, and forgotten).
+    """
     consumer = _consumer(bootstrap)
     try:
         n = len(_partitions(consumer, names.state))
@@ -218,8 +226,8 @@ def current_state(bootstrap: str, names: AlertTopicNames, alert_id: str) -> dict
         while consumer.position(tp) < end:
             for records in consumer.poll(timeout_ms=500).values():
                 for rec in records:
-                    if rec.key == key and rec.value is not None:
-                        found = orjson.loads(rec.value)
+                    if rec.key == key:
+                        found = None if rec.value is None else orjson.loads(rec.value)
         return found
     finally:
         consumer.close()

@@ -1,6 +1,8 @@
 """``mda ingest udp://HOST:PORT | tcp://HOST:PORT``: a live receiver feed onto ``ais.raw``.
 
 Runs until SIGTERM or SIGINT, then sends the last batch and exits within a second or two.
+With ``--metrics-port`` it serves Prometheus ``/metrics`` on ``MDA_WEB_HOST`` (the
+``mda_ingest_*`` metrics of streams/metrics.py and the process metrics).
 """
 
 from __future__ import annotations
@@ -15,7 +17,41 @@ from typing import Any
 import orjson
 
 from mda.model import RawLine
+from replay.live import IngestObserver
+from streams import metrics
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class PrometheusObserver(IngestObserver):
+    """The receiver's events as ``mda_ingest_*`` metrics."""
+
+    def __init__(self) -> None:
+        self._connected_before = False
+
+    def received(self, lines: int, nbytes: int) -> None:
+        metrics.INGEST_LINES_RECEIVED.inc(lines)
+        metrics.INGEST_BYTES_RECEIVED.inc(nbytes)
+
+    def connect_attempt(self, ok: bool) -> None:
+        metrics.INGEST_CONNECT_ATTEMPTS.labels(result="connected" if ok else "failed").inc()
+        if ok:
+            if self._connected_before:
+                metrics.INGEST_RECONNECTS.inc()
+            self._connected_before = True
+
+    def connection(self, up: bool) -> None:
+        metrics.INGEST_CONNECTED.set(1 if up else 0)
+
+
+def _sent(lines: int, _metadata: Any) -> None:
+    metrics.INGEST_LINES_SENT.inc(lines)
+
+
+def _failed(lines: int, exc: BaseException) -> None:
+    metrics.INGEST_LINES_FAILED.inc(lines)
+    log.error("a batch of %d lines could not be sent to ais.raw: %s", lines, exc)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -35,6 +71,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not settings.kafka_bootstrap:
         print("mda ingest needs MDA_KAFKA_BOOTSTRAP (the broker the workers use)", file=sys.stderr)
         return 2
+    server = None
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        try:
+            server, _ = start_http_server(
+                args.metrics_port, addr=settings.web_host, registry=metrics.INGEST_REGISTRY
+            )
+        except OSError as exc:
+            print(f"mda ingest: --metrics-port {args.metrics_port}: {exc}", file=sys.stderr)
+            return 2
+        log.info("metrics on http://%s:%d/metrics", settings.web_host, args.metrics_port)
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     topic = TopicNames.from_settings(settings).raw
     source = args.source or str(endpoint)
@@ -42,21 +90,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     def send(batch: list[RawLine]) -> None:
         value = orjson.dumps({"lines": [line.to_dict() for line in batch]})
-        producer.send(topic, key=source.encode(), value=value)
+        future = producer.send(topic, key=source.encode(), value=value)
+        future.add_callback(_sent, len(batch))
+        future.add_errback(_failed, len(batch))
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    batcher = Batcher(source, send, batch_lines=settings.raw_batch_lines, max_delay_s=args.delay)
+    batcher = Batcher(
+        source,
+        send,
+        batch_lines=settings.raw_batch_lines,
+        max_delay_s=args.delay,
+        observer=PrometheusObserver(),
+    )
     try:
         run(endpoint, batcher, stop)
     finally:
         producer.flush(timeout=10)
         producer.close(timeout=5)
+        if server is not None:
+            server.shutdown()
         c = batcher.counts
         print(
             f"mda ingest: {c.lines} lines in {c.batches} batches from {endpoint} "
-            f"({c.datagrams} datagrams, {c.connections} connections, {c.bytes} bytes)",
+            f"({c.datagrams} datagrams, {c.connections} connections, "
+            f"{c.connect_failures} failed connection attempts, {c.bytes} bytes)",
             file=sys.stderr,
             flush=True,
         )
@@ -70,5 +129,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--source", help="source name, the ais.raw key (default: the URL)")
     p.add_argument(
         "--delay", type=float, default=0.2, metavar="S", help="longest wait to fill a batch"
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus /metrics on this port, on MDA_WEB_HOST (default: off)",
     )
     p.set_defaults(func=cmd_ingest)

@@ -17,22 +17,37 @@ per alert message, and alerts are few.
 The state table is changelog-backed (``alert_state``): an acknowledgement survives a worker
 restart. Messages processed but not committed before a crash are processed again; the
 lifecycle drops them as duplicates (``open`` of an open id, an already applied action_id).
+
+Retention (:meth:`LifecycleStage.expire`): an alert closed for more than ``retention_s`` of
+event time is deleted from the table (a tombstone on its changelog) and a tombstone is sent on
+the compacted ``mda.alert-state``, so both stay bounded. Event time is the newest rule
+``event_time`` the stage has seen (actions carry an officer's clock and do not move it). A
+Faust table writes a key's changelog record to the partition of the event being processed, so
+each sweep only deletes the alerts of that event's partition (``partition_for_alert``): the
+ones this worker owns. A partition is swept on its first event and then whenever the watermark
+has moved on by a tenth of the retention (at most an hour), so an alert goes between
+``retention_s`` and ``retention_s`` + that interval after its close, once its partition sees
+traffic. A rule message or action for a forgotten alert is treated as for an unknown one.
 """
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from faust.serializers import codecs
 
 from mda.lifecycle import (
+    DEFAULT_RETENTION_S,
     ActionRejected,
     AlertState,
     Outcome,
     apply_action,
     apply_finding,
+    expired_ids,
+    iso_to_ms,
     parse_action,
     rejection,
 )
@@ -43,6 +58,19 @@ from streams.pipeline import Out
 STATE_CODEC = "mda_alert_state"
 #: The table's name; its changelog is ``<app id>-alert_state-changelog`` (sealed at start).
 STATE_TABLE = "alert_state"
+
+
+#: Longest event time between two retention sweeps of one partition.
+MAX_SWEEP_INTERVAL_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A null value for ``key`` on a compacted topic: compaction then drops the key."""
+
+    topic: str
+    key: bytes
+    partition: int
 
 
 def changelog_topic(app_id: str) -> str:
@@ -75,16 +103,24 @@ class LifecycleStage:
         routes: Routes,
         states: MutableMapping[str, AlertState],
         min_update_s: float,
+        retention_s: float = DEFAULT_RETENTION_S,
     ) -> None:
         self.topics = topics
         self.partitions = partitions
         self.routes = routes
         self.states = states
         self.min_update_s = min_update_s
+        self.retention_s = retention_s
+        self.sweep_interval_ms = max(1, min(MAX_SWEEP_INTERVAL_MS, int(retention_s * 1000 / 10)))
+        #: Newest rule event time seen (epoch ms); 0 until the first rule message.
+        self.watermark_ms = 0
+        #: Partition → watermark at its last retention sweep.
+        self.swept_ms: dict[int, int] = {}
         self.last_outcome: Outcome | None = None
         self.last_action: str | None = None
         self.last_rejection: str | None = None
         self.last_routed: list[str] = []
+        self.last_expired = 0
 
     def rekey(self, value: bytes) -> list[Out]:
         """mda.alerts (key MMSI) → mda.alerts.by-id (key alert_id); control records skipped."""
@@ -103,7 +139,31 @@ class LifecycleStage:
         aid = msg["alert_id"]
         step = apply_finding(self.states.get(aid), msg, min_update_s=self.min_update_s)
         self.last_outcome = step.outcome
+        self.watermark_ms = max(self.watermark_ms, iso_to_ms(msg["event_time"]))
         return self._commit(step.state, step.outgoing)
+
+    def expire(self, partition: int) -> list[Tombstone]:
+        """Forget the alerts of ``partition`` closed for longer than the retention.
+
+        Call it while processing an event of ``partition`` (in the worker, the table's
+        changelog tombstones go to that event's partition). Returns the tombstones to send on
+        ``mda.alert-state``; :attr:`last_expired` counts them.
+        """
+        self.last_expired = 0
+        swept = self.swept_ms.get(partition)
+        if swept is not None and self.watermark_ms - swept < self.sweep_interval_ms:
+            return []
+        self.swept_ms[partition] = self.watermark_ms
+        mine = (
+            state
+            for aid, state in self.states.items()
+            if partition_for_alert(aid, self.partitions) == partition
+        )
+        gone = expired_ids(mine, self.watermark_ms, self.retention_s)
+        for aid in gone:
+            del self.states[aid]
+        self.last_expired = len(gone)
+        return [Tombstone(self.topics.state, aid.encode(), partition) for aid in gone]
 
     def handle_action(self, value: bytes, key: bytes | None, partition: int) -> list[Out]:
         """A watch-officer action: validate, apply, audit; a rejection keeps the raw input."""

@@ -15,7 +15,13 @@ from mda.lifecycle import ACTIONS, ActionRejectReason
 from streams import metrics
 from streams.alert_topics import AlertTopicNames, routes_from_settings
 from streams.app import app, settings
-from streams.lifecycle import STATE_CODEC, STATE_TABLE, LifecycleStage, register_codec
+from streams.lifecycle import (
+    STATE_CODEC,
+    STATE_TABLE,
+    LifecycleStage,
+    Tombstone,
+    register_codec,
+)
 from streams.pipeline import Out
 
 register_codec()
@@ -38,7 +44,9 @@ alert_state.key_serializer = "json"
 alert_state.value_serializer = STATE_CODEC
 alert_state.changelog_topic = alert_state._new_changelog_topic()
 
-stage = LifecycleStage(names, n, routes, alert_state, settings.alert_update_min_s)
+stage = LifecycleStage(
+    names, n, routes, alert_state, settings.alert_update_min_s, settings.alert_retention_s
+)
 
 for _outcome in ("forwarded", "suppressed_repeat", "suppressed_interval", "duplicate"):
     metrics.ALERT_LIFECYCLE.labels(outcome=_outcome)
@@ -51,9 +59,10 @@ for _action in ACTIONS:
 metrics.STAGE_SECONDS.labels(stage="lifecycle")
 
 
-async def _send(outs: list[Out]) -> None:
+async def _send(outs: list[Out] | list[Tombstone]) -> None:
     for o in outs:
-        await senders[o.topic].send(key=o.key, value=o.value, partition=o.partition)
+        value = None if isinstance(o, Tombstone) else o.value  # None: a compaction tombstone
+        await senders[o.topic].send(key=o.key, value=value, partition=o.partition)
 
 
 @app.agent(app.topic(names.alerts, partitions=n), name="alert_rekey")
@@ -72,6 +81,10 @@ async def alert_lifecycle(stream: Any) -> None:
         else:
             outs = stage.handle_alert(event.value)
         await _send(outs)
+        # Retention: the alerts of this event's partition closed for too long (event time).
+        await _send(stage.expire(m.partition))
+        if stage.last_expired:
+            metrics.ALERT_STATES_EXPIRED.inc(stage.last_expired)
         if stage.last_action is None and stage.last_outcome is not None:
             metrics.ALERT_LIFECYCLE.labels(outcome=stage.last_outcome).inc()
         if stage.last_action is not None and stage.last_outcome != "duplicate":

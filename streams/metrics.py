@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from mda.alerts import RULES, SEVERITIES
 from mda.errors import RejectReason
@@ -74,3 +74,54 @@ ACTIONS_APPLIED = Counter("mda_actions_applied_total", "Watch-officer actions ap
 ACTIONS_REJECTED = Counter(
     "mda_actions_rejected_total", "Watch-officer actions rejected, by reason", ["reason"]
 )
+ALERT_STATES_EXPIRED = Counter(
+    "mda_alert_states_expired_total",
+    "Closed alerts removed from the lifecycle state after MDA_ALERT_RETENTION_S of event time "
+    "(tombstoned on mda.alert-state and the table changelog)",
+)
+
+
+# Live ingest (``mda ingest``, streams/ingest_cli.py). Its own registry, served by that process
+# on ``--metrics-port`` (with the process_* metrics), so workers do not export an ingest's
+# series (a worker's ``mda_ingest_connected 0`` would read as a disconnected receiver).
+INGEST_REGISTRY = CollectorRegistry()
+ProcessCollector(registry=INGEST_REGISTRY)
+INGEST_LINES_RECEIVED = Counter(
+    "mda_ingest_lines_received_total",
+    "Lines mda ingest received from its UDP socket or TCP server",
+    registry=INGEST_REGISTRY,
+)
+INGEST_BYTES_RECEIVED = Counter(
+    "mda_ingest_bytes_received_total",
+    "Bytes mda ingest received from its UDP socket or TCP server",
+    registry=INGEST_REGISTRY,
+)
+INGEST_LINES_SENT = Counter(
+    "mda_ingest_lines_sent_total",
+    "Lines mda ingest put on ais.raw (acknowledged by the broker)",
+    registry=INGEST_REGISTRY,
+)
+INGEST_LINES_FAILED = Counter(
+    "mda_ingest_lines_failed_total",
+    "Lines mda ingest could not put on ais.raw (the producer gave up on their batch)",
+    registry=INGEST_REGISTRY,
+)
+INGEST_CONNECT_ATTEMPTS = Counter(
+    "mda_ingest_connect_attempts_total",
+    "Connection attempts to the TCP server (the bind of a UDP socket), by result "
+    "(connected, failed)",
+    ["result"],
+    registry=INGEST_REGISTRY,
+)
+INGEST_RECONNECTS = Counter(
+    "mda_ingest_reconnects_total",
+    "Connections to the TCP server after the first one (after a drop or refused attempts)",
+    registry=INGEST_REGISTRY,
+)
+INGEST_CONNECTED = Gauge(
+    "mda_ingest_connected",
+    "1 while mda ingest is connected to its TCP server (bound to its UDP port), else 0",
+    registry=INGEST_REGISTRY,
+)
+for _result in ("connected", "failed"):
+    INGEST_CONNECT_ATTEMPTS.labels(result=_result)

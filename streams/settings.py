@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     alert_routes_json: str = '{"ca": ["CAN"], "us": ["USA"], "bi": ["CAN", "USA"]}'
     #: Minimum event time between two forwarded updates of one alert (repeats are counted).
     alert_update_min_s: float = 600.0
+    #: Event time a closed alert's state is kept before it leaves the lifecycle table and is
+    #: tombstoned on the compacted mda.alert-state (default 7 days; a reopened alert stays).
+    alert_retention_s: float = 7 * 24 * 3600.0
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,6 @@
 """Live ingest on loopback: a UDP sender and a TCP server replay real recordings through
-``mda ingest`` onto ais.raw; every line arrives, in order, and decodes as the file does."""
+``mda ingest`` onto ais.raw; every line arrives, in order, and decodes as the file does; its
+``/metrics`` (``--metrics-port``) count what happened."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from mda.decode import Decoder
 from mda.model import RawLine
@@ -27,6 +30,7 @@ from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import TopicNames, topic_specs
 from tests.conftest import SHARED_DATA
+from tests.unit.test_compose import referenced_metric_names
 
 SOCAL = SHARED_DATA / "ais_nmea" / "dma_socal_ais250.txt"
 USCG = Path(__file__).parents[2] / "replay" / "data" / "noaadata_uscg_nais_2006-07-15.ais"
@@ -59,6 +63,52 @@ def decoded_types(lines: list[RawLine]) -> Counter[int]:
     return counts
 
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(port: int) -> Samples:
+    """Every sample of ``http://127.0.0.1:PORT/metrics``: (name, sorted labels) → value."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def scrape_until(port: int, done: Any, timeout_s: float = 30) -> Samples:
+    """Scrape until ``done(samples)`` holds (the last scrape when time runs out)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        samples = scrape(port)
+        if done(samples) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.2)
+
+
+def spawn_ingest(url: str, env: dict[str, str], metrics_port: int, log_path: Path) -> Any:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "ingest",
+                url,
+                "--metrics-port",
+                str(metrics_port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+
+
 def prepared(broker: EmbeddedBroker) -> tuple[str, str]:
     prefix = f"in{free_port()}."
     ensure_topics(broker.bootstrap, topic_specs(Settings(topic_prefix=prefix, partitions=2)))
@@ -68,28 +118,44 @@ def prepared(broker: EmbeddedBroker) -> tuple[str, str]:
 def test_udp_ingest_command_and_sigterm(broker: EmbeddedBroker, tmp_path: Path) -> None:
     prefix, topic = prepared(broker)
     port = free_port()
+    metrics_port = free_port()
     env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": broker.bootstrap, "MDA_TOPIC_PREFIX": prefix}
     log_path = tmp_path / "ingest.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "ingest", f"udp://127.0.0.1:{port}"],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
+    proc = spawn_ingest(f"udp://127.0.0.1:{port}", env, metrics_port, log_path)
     try:
         deadline = time.monotonic() + 30
         while b"listening on" not in log_path.read_bytes():
             assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
         lines = file_lines(SOCAL)
+        sent_bytes = 0
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             # A receiver's shape: a few sentences per datagram, CRLF-terminated.
             for i in range(0, len(lines), 3):
                 chunk = "".join(f"{ln}\r\n" for ln in lines[i : i + 3]).encode()
                 sender.sendto(chunk, ("127.0.0.1", port))
+                sent_bytes += len(chunk)
                 time.sleep(0.001)
         got = raw_lines(broker, topic, len(lines), 30)
+        # /metrics: every line received and (once the broker acknowledged it) sent.
+        samples = scrape_until(
+            metrics_port,
+            lambda m: value(m, "mda_ingest_lines_sent_total") >= len(lines),
+        )
+        assert value(samples, "mda_ingest_lines_received_total") == len(lines)
+        assert value(samples, "mda_ingest_lines_sent_total") == len(lines)
+        assert value(samples, "mda_ingest_lines_failed_total") == 0
+        assert value(samples, "mda_ingest_bytes_received_total") == sent_bytes
+        assert value(samples, "mda_ingest_connected") == 1  # bound
+        assert value(samples, "mda_ingest_connect_attempts_total", result="connected") == 1
+        assert value(samples, "mda_ingest_connect_attempts_total", result="failed") == 0
+        assert value(samples, "mda_ingest_reconnects_total") == 0
+        assert ("process_resident_memory_bytes", ()) in samples
+        # What the dashboard and the alert rules use is what a real ingest serves.
+        scraped = {name for name, _ in samples}
+        wanted = {n for n in referenced_metric_names() if n.startswith("mda_ingest_")}
+        assert len(wanted) >= 6 and wanted <= scraped, sorted(wanted - scraped)
+        assert not any(n.startswith("mda_") and "ingest" not in n for n in scraped)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
@@ -159,3 +225,43 @@ def test_tcp_ingest_reconnects_and_keeps_every_line(broker: EmbeddedBroker) -> N
     counts: Any = decoded_types(got)
     assert counts == decoded_types(list(iter_raw_lines(USCG, ingest_ms=0)))
     assert sum(counts.values()) > 800  # multipart type 5 counts once
+
+
+def test_tcp_ingest_command_metrics_count_reconnects(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """``mda ingest tcp://…``: the server drops the first connection half-way, serves the rest
+    on the second, then goes away; /metrics shows two connections (one reconnect), the
+    refused attempts after, the state back at 0, and every line received and sent."""
+    prefix, topic = prepared(broker)
+    lines = file_lines(USCG)
+    server = DroppingServer(lines)
+    metrics_port = free_port()
+    env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": broker.bootstrap, "MDA_TOPIC_PREFIX": prefix}
+    log_path = tmp_path / "ingest.log"
+    proc = spawn_ingest(f"tcp://127.0.0.1:{server.port}", env, metrics_port, log_path)
+    try:
+        server.thread.join(timeout=60)
+        assert not server.thread.is_alive(), log_path.read_text()
+        got = raw_lines(broker, topic, len(lines), 30)
+        assert [r.text for r in got] == lines
+        samples = scrape_until(
+            metrics_port,
+            lambda m: (
+                value(m, "mda_ingest_connect_attempts_total", result="failed") >= 1
+                and value(m, "mda_ingest_lines_sent_total") >= len(lines)
+            ),
+        )
+        assert value(samples, "mda_ingest_connect_attempts_total", result="connected") == 2
+        assert value(samples, "mda_ingest_connect_attempts_total", result="failed") >= 1
+        assert value(samples, "mda_ingest_reconnects_total") == 1
+        assert value(samples, "mda_ingest_connected") == 0  # the server is gone
+        assert value(samples, "mda_ingest_lines_received_total") == len(lines)
+        assert value(samples, "mda_ingest_lines_sent_total") == len(lines)
+        payload = "".join(f"{ln}\r\n" for ln in lines).encode()
+        assert value(samples, "mda_ingest_bytes_received_total") == len(payload)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        stop_process(proc)
+    assert "2 connections" in log_path.read_text()

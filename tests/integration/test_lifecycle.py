@@ -16,13 +16,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mda.alerts import Finding, VesselIdentity, iso_utc, to_message
 from mda.lifecycle import action_from_dict
-from streams.alert_topics import AlertTopicNames
+from streams.admin import ensure_topics
+from streams.alert_topics import AlertTopicNames, partition_for_alert
 from streams.alerts_cli import Filters, current_state, send_action, tail
 from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
-from tests.integration.workers import spawn_worker
+from tests.integration.workers import spawn_worker, worker_env
 
 T0_MS = 1_780_315_200_000
 PARTITIONS = 2
@@ -81,10 +82,7 @@ def act(alert_id: str, action: str, **kw: Any) -> Any:
 def test_lifecycle_routing_actions_and_restart(broker: EmbeddedBroker, tmp_path: Path) -> None:
     prefix = f"lc{free_port()}."
     settings = Settings(topic_prefix=prefix, partitions=PARTITIONS)
-    ensure = topic_specs(settings)
-    from streams.admin import ensure_topics
-
-    ensure_topics(broker.bootstrap, ensure)
+    ensure_topics(broker.bootstrap, topic_specs(settings))
     names = AlertTopicNames.from_settings(settings)
     env = {
         **os.environ,
@@ -190,3 +188,120 @@ def test_lifecycle_routing_actions_and_restart(broker: EmbeddedBroker, tmp_path:
     reasons = sorted(r["reason"] for r in rejected)
     assert reasons == ["malformed_json", "unknown_alert"]
     assert any(r["raw"] == "{oops" for r in rejected)
+
+
+def records(
+    broker: EmbeddedBroker, topic: str, partitions: int, idle_s: float = 2.0
+) -> list[tuple[int, bytes | None, bytes | None]]:
+    """(partition, key, value) of every record, tombstones (value None) included, in order."""
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    out: list[tuple[int, bytes | None, bytes | None]] = []
+    last = time.monotonic()
+    while time.monotonic() - last < idle_s:
+        for tp, batch in consumer.poll(timeout_ms=300).items():
+            out += [(tp.partition, r.key, r.value) for r in batch]
+            last = time.monotonic()
+    consumer.close()
+    return out
+
+
+def scrape(port: int, name: str) -> float | None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+def test_closed_alerts_are_forgotten_after_the_retention(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """MDA_ALERT_RETENTION_S of event time after its close, an alert leaves the table (its
+    changelog gets a tombstone in the alert's partition) and mda.alert-state gets a tombstone;
+    an alert reopened before that, and an open one, stay."""
+    prefix = f"lr{free_port()}."
+    settings = Settings(topic_prefix=prefix, partitions=PARTITIONS)
+    ensure_topics(broker.bootstrap, topic_specs(settings))
+    names = AlertTopicNames.from_settings(settings)
+    app_id = f"retention-{prefix}"
+    web_port = free_port()
+    env = worker_env(
+        broker.bootstrap,
+        app_id=app_id,
+        prefix=prefix,
+        partitions=PARTITIONS,
+        data_dir=tmp_path / "data",
+        web_port=web_port,
+        MDA_ALERT_RETENTION_S="3600",
+    )
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    minute = 60_000
+
+    def send(mmsi: int, status: str, at_ms: int, **kw: Any) -> str:
+        value = alert(status, at_ms, "CA", ["CAN"], mmsi=mmsi, **kw)
+        producer.send(names.alerts, key=str(mmsi).encode(), value=value)
+        return str(orjson.loads(value)["alert_id"])
+
+    def state_of(alert_id: str, want: str, timeout_s: float = 60) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            shown = current_state(broker.bootstrap, names, alert_id)
+            if shown is not None and shown["status"] == want:
+                return shown
+            time.sleep(0.5)
+        return current_state(broker.bootstrap, names, alert_id)
+
+    worker = spawn_worker(env, tmp_path / "worker.log")
+    log = tmp_path / "worker.log"
+    try:
+        # Closed by the rule at T0 + 10 min: forgotten once event time passes T0 + 70 min.
+        gone = send(316000001, "open", T0_MS)
+        send(316000001, "closed", T0_MS + 10 * minute)
+        # Closed by an officer at T0 + 15 min, reopened by an escalation at T0 + 20 min.
+        kept = send(316000002, "open", T0_MS)
+        still_open = send(316000003, "open", T0_MS)
+        producer.flush()
+        assert state_of(gone, "closed", 90) is not None, log.read_text()[-3000:]
+        close = act(kept, "close", at=iso_utc(T0_MS + 15 * minute))
+        answer = send_action(broker.bootstrap, names, close, wait_s=30)
+        assert answer is not None and answer["state"]["status"] == "closed"
+        send(316000002, "update", T0_MS + 20 * minute, severity="high")
+        producer.flush()
+        assert state_of(kept, "open") is not None
+        # Event time moves on 2 h: new alerts on every partition (each partition is swept on
+        # its own events).
+        later = [send(367000000 + i, "open", T0_MS + 120 * minute) for i in range(8)]
+        assert {partition_for_alert(a, PARTITIONS) for a in later} == set(range(PARTITIONS))
+        producer.flush()
+        deadline = time.monotonic() + 60
+        while current_state(broker.bootstrap, names, gone) is not None:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert scrape(web_port, "mda_alert_states_expired_total") == 1.0
+        # The table forgot it: an action on it is now an unknown alert.
+        unknown = send_action(broker.bootstrap, names, act(gone, "ack"), wait_s=30)
+        assert unknown is not None and unknown["rejected"]["reason"] == "unknown_alert"
+        kept_state = current_state(broker.bootstrap, names, kept)
+        assert kept_state is not None and kept_state["status"] == "open"
+        open_state = current_state(broker.bootstrap, names, still_open)
+        assert open_state is not None and open_state["status"] == "open"
+    finally:
+        stop_process(worker)
+        producer.close()
+
+    # mda.alert-state: the alert's last record is a tombstone, in the alert's partition.
+    state_records = records(broker, names.state, PARTITIONS)
+    (tomb,) = [(p, v) for p, k, v in state_records if k == gone.encode() and v is None]
+    assert tomb[0] == partition_for_alert(gone, PARTITIONS)
+    assert [v for p, k, v in state_records if k == gone.encode()][-1] is None
+    # The table's changelog: the same, so a restarted worker does not bring it back.
+    changelog = f"{app_id}-alert_state-changelog"
+    table_key = orjson.dumps(gone)
+    on_changelog = [(p, v) for p, k, v in records(broker, changelog, PARTITIONS) if k == table_key]
+    assert on_changelog[-1] == (partition_for_alert(gone, PARTITIONS), None)
+    assert all(p == partition_for_alert(gone, PARTITIONS) for p, _ in on_changelog)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from faust.sensors.prometheus import FaustMetrics
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 from streams import metrics
@@ -275,6 +275,34 @@ def test_scrape_targets_are_the_workers(services: dict[str, dict[str, Any]]) -> 
         expected.add(f"{name}:{port}")
     assert targets == expected
     assert config["rule_files"] == [ALERTS_YML.name]
+
+
+def test_ingest_serves_metrics_where_prometheus_scrapes(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    service = services["ingest"]
+    args = build_parser().parse_args(service["command"])
+    port = args.metrics_port
+    assert port is not None
+    env = {k: interpolate(v) for k, v in service["environment"].items()}
+    assert env["MDA_WEB_HOST"] == "0.0.0.0"  # reachable from the Prometheus container
+    # The image's HEALTHCHECK probes MDA_WEB_PORT: the same port.
+    assert int(env["MDA_WEB_PORT"]) == port
+    assert "healthcheck" not in service
+    assert f"{port}:{port}" in service["ports"]
+    config = load_yaml(PROMETHEUS_YML)
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "mda-ingest"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    assert {t for sc in job["static_configs"] for t in sc["targets"]} == {f"ingest:{port}"}
+
+
+def test_ingest_metrics_are_served_by_ingest_only() -> None:
+    """Workers serve the default registry, ``mda ingest`` its own: no ingest series (a
+    misleading ``mda_ingest_connected 0``) on a worker, no worker series on the ingest."""
+    on_worker = generate_latest(REGISTRY).decode()
+    on_ingest = generate_latest(metrics.INGEST_REGISTRY).decode()
+    assert "mda_lines_read_total" in on_worker and "mda_ingest_" not in on_worker
+    assert "mda_ingest_connected" in on_ingest and "mda_lines_read_total" not in on_ingest
 
 
 def test_prometheus_and_grafana_mount_these_files(services: dict[str, dict[str, Any]]) -> None:

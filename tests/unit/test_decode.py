@@ -85,6 +85,36 @@ def test_fragments_of_other_sources_do_not_mix() -> None:
     assert [x.reason for x in d.flush("a")] == ["incomplete_multipart"]
 
 
+def test_flush_releases_the_source_state() -> None:
+    d = Decoder()
+    # a: a pending fragment and a $PGHP time (line context); b: a plain report.
+    d.feed(raw("$PGHP,1,2010,6,11,11,46,11,390,231,45,992190934,1,2B*5B", 1, source="a"))
+    d.feed(raw(rf"\c:1000000000*00\{GPSD_TYPE5[0]}", 2, source="a"))
+    d.feed(raw(GPSD_TYPE1, source="b"))
+    assert d.sources() == {"a", "b"}
+    assert [(x.reason, x.line_no) for x in d.flush("a")] == [("incomplete_multipart", 2)]
+    assert d.sources() == {"b"} and d.pending_count("a") == 0
+    assert d.flush("a") == []  # a second end of input: nothing left, nothing created
+    assert d.sources() == {"b"}
+    # The same name fed again starts afresh: no fragment or clock carried over.
+    again = d.feed(raw(GPSD_TYPE5[1], 3, source="a"))
+    assert [x.reason for x in again.rejects] == ["orphan_fragment"]
+    # The PGHP time went with the old state: an untimed line of the new "a" gets ingest time.
+    assert d.feed(raw(GPSD_TYPE1, 4, source="a")).reports[0].time_source == "ingest"
+    d.flush_all()
+    assert d.sources() == frozenset()
+
+
+def test_many_finished_sources_leave_no_state() -> None:
+    d = Decoder()
+    for i in range(2_000):
+        source = f"file-{i}.nmea"
+        d.feed(raw(GPSD_TYPE5[0], 1, source=source))
+        d.feed(raw(GPSD_TYPE1, 2, source=source))
+        assert len(d.flush(source)) == 1
+    assert d.sources() == frozenset()
+
+
 def test_orphan_and_replaced_first_fragment() -> None:
     d = Decoder()
     assert [x.reason for x in d.feed(raw(GPSD_TYPE5[1], 1)).rejects] == ["orphan_fragment"]

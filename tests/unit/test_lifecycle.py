@@ -15,6 +15,8 @@ from mda.lifecycle import (
     Step,
     apply_action,
     apply_finding,
+    expired,
+    expired_ids,
     parse_action,
 )
 from tests.unit.builders import T0_MS
@@ -184,3 +186,68 @@ def test_actions_on_unknown_or_wrong_state_are_rejected() -> None:
     with pytest.raises(ActionRejected) as info:
         apply_action(closed, parse_action(act("ack")))
     assert info.value.reason == ActionRejectReason.INVALID_STATE
+
+
+# --- retention: closed alerts are forgotten after retention_s of event time ----------------
+
+DAY_S = 24 * 3600
+WEEK_S = 7 * DAY_S
+
+
+def test_closed_alert_expires_after_the_retention_not_before() -> None:
+    closed_at = T0_MS + 65 * MIN
+    state = run([alert(), alert("closed", closed_at)])[-1].state
+    assert state.status == "closed"
+    assert not expired(state, closed_at, WEEK_S)
+    assert not expired(state, closed_at + WEEK_S * 1000, WEEK_S)  # exactly the retention
+    assert expired(state, closed_at + WEEK_S * 1000 + 1, WEEK_S)
+    assert expired(state, closed_at + 61_000, 60)  # the retention is a parameter
+    # A watermark behind the closing time (another partition's older data) keeps it.
+    assert not expired(state, T0_MS, 60)
+
+
+def test_open_alert_never_expires() -> None:
+    state = run([alert(), alert("update", T0_MS + 20 * MIN, severity="high")])[-1].state
+    assert not expired(state, T0_MS + 100 * WEEK_S * 1000, WEEK_S)
+
+
+def test_officer_close_counts_from_the_action_time() -> None:
+    at = T0_MS + 10 * MIN
+    closed = apply_action(opened(), parse_action(act("close", at=at))).state
+    assert closed.closed_by == "Lt. Tremblay"
+    assert not expired(closed, at + DAY_S * 1000, DAY_S)
+    assert expired(closed, at + DAY_S * 1000 + 1, DAY_S)
+
+
+def test_alert_reopened_before_expiry_is_kept_and_a_new_close_restarts_the_clock() -> None:
+    closed = apply_action(opened(), parse_action(act("close", at=T0_MS + MIN))).state
+    # Reopened by the officer half a day later, then by nothing: never expired while open.
+    reopened = apply_action(closed, parse_action(act("reopen", at=T0_MS + DAY_S * 500))).state
+    assert reopened.status == "open"
+    assert not expired(reopened, T0_MS + 10 * WEEK_S * 1000, DAY_S)
+    # Closed again by the rule: the retention runs from that close.
+    again = apply_finding(reopened, alert("closed", T0_MS + DAY_S * 1000)).state
+    assert again.status == "closed"
+    assert not expired(again, T0_MS + 2 * DAY_S * 1000, DAY_S)
+    assert expired(again, T0_MS + 2 * DAY_S * 1000 + 1, DAY_S)
+
+
+def test_alert_reopened_by_an_escalation_is_kept() -> None:
+    closed = apply_action(opened(), parse_action(act("close", at=T0_MS + MIN))).state
+    step = apply_finding(closed, alert("update", T0_MS + 30 * MIN, severity="high"))
+    assert step.state.status == "open"
+    assert not expired(step.state, T0_MS + 10 * WEEK_S * 1000, DAY_S)
+
+
+def test_expired_ids_picks_only_old_closed_alerts() -> None:
+    def closed_at(at: int, mmsi: int) -> AlertState:
+        return run([alert(mmsi=mmsi), alert("closed", at, mmsi=mmsi)])[-1].state
+
+    old = closed_at(T0_MS + MIN, 316000001)
+    recent = closed_at(T0_MS + DAY_S * 1000, 316000002)
+    still_open = run([alert(mmsi=316000003)])[-1].state
+    now = T0_MS + DAY_S * 1000 + 2 * MIN
+    assert expired_ids([old, recent, still_open], now, DAY_S) == [old.alert_id]
+    # Recovered from its wire form (the changelog), a state expires the same way.
+    wire = AlertState.from_dict(orjson.loads(orjson.dumps(old.to_dict())))
+    assert expired(wire, now, DAY_S)
