@@ -2,16 +2,20 @@
 
 - ``VesselTrack.evolve`` (slots filled through their descriptors) against
   ``dataclasses.replace``, field for field and on the bundled recordings end to end.
+- The memos of pure lookups (MMSI class, zones of a cell no zone edge crosses, shore
+  distance) against the computation they stand for.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import shapely
 
 from mda.geo import Geography
 from mda.landmask import LandMask
@@ -104,3 +108,32 @@ def test_recordings_give_the_same_alerts_and_tracks_as_dataclasses_replace(
     plain = _run_recordings(ctx)
     assert sum(b'"alert_id"' in b for b in fast) > 30
     assert fast == plain
+
+
+def test_classify_mmsi_memo_gives_the_unmemoised_class() -> None:
+    default = MidTable.load_default()
+    table = MidTable(default.iso2_by_mid, default.name_by_mid)  # an empty memo
+    numbers = [0, 1_193_046, 2_010_000, 111_316_001, 123_456_789, 316_001_234, 315_000_001]
+    numbers += [970_123_456, 992_316_001, 999_999_999, 1_000_000_000, 812_345_678]
+    for mmsi in numbers * 2:  # the second round is answered from the memo
+        assert table.classify_mmsi(mmsi) is table._classify(mmsi), mmsi
+    assert set(table._classes) == set(numbers)
+
+
+def test_zones_at_memo_per_whole_cell_matches_the_geometry() -> None:
+    geo = Geography(Geography.load().zones)  # a fresh instance: empty memos
+    rng = random.Random(8)
+    points = [(rng.uniform(41.0, 49.0), rng.uniform(-93.0, -60.0)) for _ in range(3000)]
+    for lat, lon in points * 2:
+        expected = tuple(z for z in geo.zones if z.geometry.intersects(shapely.Point(lon, lat)))
+        assert geo.zones_at(lat, lon) == expected, (lat, lon)
+    assert geo._whole_cells  # some cells are answered without a geometry test
+
+
+def test_shore_distance_memo_gives_the_searched_distance() -> None:
+    mask = LandMask.load_default()
+    # Inland and coastal points of the Great Lakes region: some on land, some on water.
+    points = [(45.5, -73.6), (43.65, -79.38), (44.0, -78.0), (46.8, -71.2), (42.33, -83.05)]
+    for lat, lon in points * 2:
+        assert mask._shore_distance_m(lat, lon) == mask._shore_search_m(lat, lon)
+    assert set(mask._shore_memo) >= set(points)
