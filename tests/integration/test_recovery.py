@@ -5,6 +5,11 @@ only be recognised with the vessel's side from the first half, and the gap in th
 only with the deadline rebuilt from the recovered track: both alert ids must still appear.
 Duplicates of an id are allowed (messages processed but not committed before the kill are
 processed again); losses are not.
+
+The worker writes changed tracks to the table at most every ``MDA_TRACK_FLUSH_S`` and
+acknowledges an ``ais.reports`` message only once the state it changed is written: with a
+flush interval longer than the run, nothing of the first part is in the table at the kill, so
+the replacement must process those messages again (their alerts come out twice) to recover.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mda.alerts import alert_id
@@ -30,13 +36,16 @@ from tests.integration.workers import spawn_worker, worker_env
 PARTITIONS = 2
 
 
-def start_worker(broker: EmbeddedBroker, prefix: str, tmp: Path, n: int) -> subprocess.Popen[bytes]:
+def start_worker(
+    broker: EmbeddedBroker, prefix: str, tmp: Path, n: int, flush_s: str
+) -> subprocess.Popen[bytes]:
     env = worker_env(
         broker.bootstrap,
         app_id=f"recovery-{prefix}",
         prefix=prefix,
         partitions=PARTITIONS,
         data_dir=tmp / f"data{n}",
+        MDA_TRACK_FLUSH_S=flush_s,
     )
     return spawn_worker(env, tmp / f"worker{n}.log")
 
@@ -65,8 +74,9 @@ def alert_ids(broker: EmbeddedBroker, topic: str, want: set[str], timeout_s: flo
     return seen
 
 
+@pytest.mark.parametrize("flush_s", ["1", "3600"])
 def test_sigkilled_worker_is_replaced_without_losing_alerts(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedBroker, tmp_path: Path, flush_s: str
 ) -> None:
     scenario = rules_border()
     prefix = f"rec{free_port()}."
@@ -82,7 +92,7 @@ def test_sigkilled_worker_is_replaced_without_losing_alerts(
         broker.bootstrap, topic_specs(Settings(topic_prefix=prefix, partitions=PARTITIONS))
     )
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
-    first = start_worker(broker, prefix, tmp_path, 1)
+    first = start_worker(broker, prefix, tmp_path, 1, flush_s)
     try:
         send_lines(producer, raw, scenario.lines[:cut], 0)
         early = {
@@ -98,7 +108,7 @@ def test_sigkilled_worker_is_replaced_without_losing_alerts(
         first.wait(timeout=10)
     finally:
         stop_process(first)
-    second = start_worker(broker, prefix, tmp_path, 2)
+    second = start_worker(broker, prefix, tmp_path, 2, flush_s)
     try:
         send_lines(producer, raw, scenario.lines[cut:], cut)
         producer.send(
@@ -112,3 +122,7 @@ def test_sigkilled_worker_is_replaced_without_losing_alerts(
         stop_process(second)
         producer.close()
     assert expected <= set(seen), (tmp_path / "worker2.log").read_text()[-3000:]
+    if flush_s == "3600":
+        # Nothing was flushed, so nothing of the first part was acknowledged: all of it was
+        # processed again, its alerts a second time.
+        assert all(seen.count(a) >= 2 for a in early), (early, seen)
