@@ -65,6 +65,14 @@ def _eof_of(msg: dict[str, Any]) -> bool:
     return msg.get("ctl") == "eof"
 
 
+def _type_name(msg_type: int) -> str:
+    """The counter label of a message type (``str``, interned for the usual ones)."""
+    return _TYPE_NAMES.get(msg_type) or str(msg_type)
+
+
+_TYPE_NAMES = {t: str(t) for t in range(64)}
+
+
 @dataclass
 class DecodeCounts:
     lines: int = 0
@@ -99,23 +107,32 @@ class DecodeStage:
         by_partition: dict[int, list[Any]] = defaultdict(list)
         rejects: list[Reject] = []
         decoded_types: list[int] = []
+        feed = self.decoder.feed
+        # The counts and stations of the current line's source, looked up when it changes (a
+        # batch is one source's in practice), and the heard stations again after a tick (which
+        # takes them away).
+        source: str | None = None
+        counts = DecodeCounts()
+        heard: dict[str, int] = {}
         for d in msg["lines"]:
-            raw = RawLine.from_dict(d)
-            result = self.decoder.feed(raw)
-            c = self.counts[raw.source]
-            c.lines += 1
-            for t in result.decoded_types:
-                c.decoded[str(t)] += 1
-            for r in result.rejects:
-                c.rejected[r.reason] += 1
-            decoded_types += result.decoded_types
-            rejects += result.rejects
+            raw = RawLine.from_wire(d)
+            result = feed(raw)
+            if raw.source != source:
+                source = raw.source
+                counts, heard = self.counts[source], self.stations[source]
+            counts.lines += 1
+            if result.decoded_types:
+                decoded_types += result.decoded_types
+                counts.decoded.update(map(_type_name, result.decoded_types))
+            if result.rejects:
+                rejects += result.rejects
+                counts.rejected.update(r.reason for r in result.rejects)
             for report in result.reports:
-                heard = self.stations[raw.source]
                 station = report.station or report.source
                 if report.event_ms > heard.get(station, 0):
                     heard[station] = report.event_ms
-                self._tick(raw.source, report.event_ms, by_partition)
+                if self._tick(source, report.event_ms, by_partition):
+                    heard = self.stations[source]
                 by_partition[partition_for_mmsi(report.mmsi, self.partitions)].append(report)
         self.last_rejects = rejects
         self.last_decoded_types = decoded_types
@@ -127,7 +144,7 @@ class DecodeStage:
         out += [self._reject_out(r) for r in rejects]
         return out
 
-    def _tick(self, source: str, event_ms: int, by_partition: dict[int, list[Any]]) -> None:
+    def _tick(self, source: str, event_ms: int, by_partition: dict[int, list[Any]]) -> bool:
         """Tell every partition that this source's event time has reached ``event_ms``.
 
         Ticks (one per ``TICK_MS`` of event time) travel in order with the reports, so each
@@ -137,11 +154,12 @@ class DecodeStage:
         """
         last = self.tick_ms.get(source)
         if last is not None and event_ms < last + TICK_MS:
-            return
+            return False
         self.tick_ms[source] = event_ms
         tick = {"tick": event_ms, "source": source, "stations": self.stations.pop(source, {})}
         for p in range(self.partitions):
             by_partition[p].append(tick)
+        return True
 
     def _reject_out(self, r: Reject) -> Out:
         return Out(self.topics.rejected, r.source.encode(), orjson.dumps(r))

@@ -1,9 +1,11 @@
-"""The track stage's fast paths give the same answers as the plain ones (issue 8).
+"""The track and decode stages' fast paths give the same answers as the plain ones (issue 8).
 
 - ``VesselTrack.evolve`` (slots filled through their descriptors) against
   ``dataclasses.replace``, field for field and on the bundled recordings end to end.
 - The memos of pure lookups (MMSI class, zones of a cell no zone edge crosses, shore
   distance) against the computation they stand for.
+- The decode stage's bookkeeping: ``RawLine.from_wire`` against ``from_dict``, counts per
+  source taken per batch.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shapely
 from mda.geo import Geography
 from mda.landmask import LandMask
 from mda.mid import MidTable
+from mda.model import RawLine
 from mda.rules.context import RuleContext
 from mda.state import TRACK_FIELDS, Crossing, OpenAlert, VesselTrack
 from replay.files import iter_raw_lines
@@ -137,3 +140,33 @@ def test_shore_distance_memo_gives_the_searched_distance() -> None:
     for lat, lon in points * 2:
         assert mask._shore_distance_m(lat, lon) == mask._shore_search_m(lat, lon)
     assert set(mask._shore_memo) >= set(points)
+
+
+def test_raw_line_from_wire_is_from_dict() -> None:
+    canonical = {"source": "f", "line_no": 3, "text": "!AIVDM", "ingest_ms": 5, "csv_header": None}
+    fast = RawLine.from_wire(canonical)
+    assert fast == RawLine.from_dict(canonical) == RawLine("f", 3, "!AIVDM", 5)
+    # Anything else takes from_dict's conversions (a CSV row's header, loose types).
+    for d in (
+        {**canonical, "csv_header": ["MMSI", "LAT"]},
+        {**canonical, "line_no": "3"},
+        {**canonical, "ingest_ms": 5.0},
+        {"source": "f", "line_no": 3, "text": "!AIVDM", "ingest_ms": 5},
+    ):
+        assert RawLine.from_wire(d) == RawLine.from_dict(d)
+    assert RawLine.from_wire({**canonical, "csv_header": ["A"]}).csv_header == ("A",)
+    with pytest.raises(KeyError):
+        RawLine.from_wire({"source": "f", "text": "x", "ingest_ms": 1})
+
+
+def test_decode_counts_per_source_in_a_mixed_batch() -> None:
+    """Counts are kept per source even when one batch mixes sources (looked up on change)."""
+    a = "!AIVDM,1,1,,A,14`qQb0000o?u?DK>Smo2E`v0404,0*1A"
+    lines = [RawLine("s1", 1, a, 0), RawLine("s2", 1, "junk", 0), RawLine("s1", 2, a, 0)]
+    lines += [RawLine("s2", 2, a, 0)]
+    stage = DecodeStage(NAMES, 2)
+    stage.handle(orjson.dumps({"lines": [ln.to_dict() for ln in lines]}))
+    assert stage.counts["s1"].to_dict() == {"lines": 2, "decoded": {"1": 2}, "rejected": {}}
+    s2 = stage.counts["s2"].to_dict()
+    assert s2["lines"] == 2 and s2["decoded"] == {"1": 1} and sum(s2["rejected"].values()) == 1
+    assert stage.last_lines == 4 and stage.last_decoded_types == [1, 1, 1]
