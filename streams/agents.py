@@ -9,12 +9,14 @@ import asyncio
 import functools
 import logging
 import time
+import weakref
 from collections import defaultdict
 from typing import Any
 
 import faust
 import orjson
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.streams import _current_event
 
 import streams.lifecycle_agents  # noqa: F401  (alert lifecycle: its table and agents)
 from mda.geo import Geography
@@ -68,6 +70,10 @@ _unacked: dict[int, list[Any]] = defaultdict(list)
 #: Rebalances seen (revocations): a message whose partition was revoked while it was being
 #: processed is left unacknowledged (its changes were dropped; its next owner redoes it).
 _revocations = 0
+#: The partition whose message the track agent is processing (its sends may be in flight).
+_in_flight: int | None = None
+#: The track agent's stream with manual acknowledgements (set when it starts).
+_track_stream: Any = None
 
 
 @functools.cache
@@ -112,6 +118,35 @@ async def decode(stream: Any) -> None:
         metrics.STAGE_SECONDS.labels(stage="decode").observe(time.perf_counter() - started)
 
 
+async def _ack(stream: Any, events: list[Any]) -> None:
+    for e in events:
+        await stream.ack(e)  # (it does not suspend: no other task runs in between)
+    events.clear()
+
+
+@app.timer(interval=0.25)
+async def flush_quiet_partitions() -> None:
+    """Write the changes of partitions that have gone quiet once their interval is up.
+
+    Without this, the last changes of a partition whose input stopped would wait (unwritten,
+    their messages unacknowledged) for its next message. The writes are made in the context of
+    the partition's last unacknowledged message, as the agent's own are; a partition whose
+    message is being processed (sends in flight) is left to the agent.
+    """
+    stage = _track_stage
+    if stage is None or _track_stream is None:
+        return
+    for partition, events in list(_unacked.items()):
+        if not events or partition == _in_flight or not stage.due(partition):
+            continue
+        token = _current_event.set(weakref.ref(events[-1]))
+        try:
+            stage.flush(partition)
+        finally:
+            _current_event.reset(token)
+        await _ack(_track_stream, events)
+
+
 def current_tracks() -> list[Any]:
     """This worker's tracks as they are now (the table overlaid with unflushed changes)."""
     if _track_stage is None:
@@ -150,9 +185,10 @@ async def track(stream: Any) -> None:
         assert settings.kafka_bootstrap is not None
         snapshot = await asyncio.to_thread(reference.read_topics, settings.kafka_bootstrap, names)
         _track_stage.apply_references(snapshot)
+    global _in_flight, _track_stream
     stage = _track_stage
     rejected_refs = stage.reference_rejects
-    manual = stream.noack()
+    manual = _track_stream = stream.noack()
     async for event in manual.events():
         started = time.perf_counter()
         partition = event.message.partition
@@ -160,14 +196,14 @@ async def track(stream: Any) -> None:
         # The table writes of a flush happen here, in this message's context: Faust's stores
         # take the partition of a write from the current message, and the stage flushes only
         # the partition of the message it handles.
+        _in_flight = partition
         outs = stage.handle(event.value, partition)
         unacked = _unacked[partition]
         unacked.append(event)
         await _send(outs)
+        _in_flight = None
         if revocations == _revocations and stage.last_flushed:
-            for e in unacked:
-                await manual.ack(e)
-            unacked.clear()
+            await _ack(manual, unacked)
         if stage.reference_rejects != rejected_refs:
             metrics.MESSAGES_REJECTED.labels(reason="bad_reference_data").inc(
                 stage.reference_rejects - rejected_refs

@@ -216,11 +216,12 @@ class TrackStage:
     are written to ``tracks`` once per vessel when the partition is flushed: after a message
     of that partition once ``flush_interval_s`` (wall clock: persistence only, no rule sees
     it) has passed since its last flush, after every control record, and when more than
-    ``flush_max_vessels`` wait. ``flush_interval_s=0`` (the default) flushes after every
-    message. ``last_flushed`` tells whether the last ``handle`` flushed its partition: the
-    worker acknowledges a partition's messages (so their offsets can be committed) only then
-    — a committed offset never runs ahead of the state in the table, and a crash costs the
-    reprocessing of the unflushed messages, not their state.
+    ``flush_max_vessels`` wait (``flush_interval_s=0``, the default: after every message);
+    the worker also flushes a quiet partition once it is :meth:`due`. ``last_flushed`` tells
+    whether the last ``handle`` flushed its partition: the worker acknowledges a partition's
+    messages (so their offsets can be committed) only then — a committed offset never runs
+    ahead of the state in the table, and a crash costs the reprocessing of the unflushed
+    messages, not their state.
     """
 
     def __init__(
@@ -291,17 +292,23 @@ class TrackStage:
         return out
 
     def _maybe_flush(self, partition: int) -> None:
-        waiting = self.pending.get(partition)
         # A partition's interval starts with its first message (or its last flush).
-        since = self._flushed_at.setdefault(partition, self._clock())
-        if (
-            self.flush_interval_s <= 0
-            or (waiting is not None and len(waiting) >= self.flush_max_vessels)
-            or self._clock() - since >= self.flush_interval_s
-        ):
+        self._flushed_at.setdefault(partition, self._clock())
+        if self.due(partition):
             self.flush(partition)
         else:
             self.last_flushed = False
+
+    def due(self, partition: int) -> bool:
+        """Whether the partition's changes are due to be written (interval or size)."""
+        waiting = self.pending.get(partition)
+        since = self._flushed_at.get(partition)
+        return (
+            self.flush_interval_s <= 0
+            or (waiting is not None and len(waiting) >= self.flush_max_vessels)
+            or since is None
+            or self._clock() - since >= self.flush_interval_s
+        )
 
     def flush(self, partition: int) -> int:
         """Write the partition's changed tracks to ``tracks`` (one write per vessel)."""
