@@ -494,6 +494,9 @@ class Geography:
         self._bounds = shapely.bounds(self._geoms).reshape(-1, 4)
         # Memo: 0.25° cell -> (zones containing the whole cell, zones only partly over it).
         self._cells: dict[tuple[int, int], tuple[Any, Any]] = {}
+        # Memo: 0.25° cell -> its zones, for cells that no zone edge crosses (every position in
+        # the cell is in the same zones: open water far from any zone edge).
+        self._whole_cells: dict[tuple[int, int], tuple[Zone, ...]] = {}
         self._distance_memo: dict[tuple[float, float], float] = {}
         # Memo: 0.25° cell -> a lower bound (m) of the boundary distance of any point in it.
         self._cell_bound_m: dict[tuple[int, int], float] = {}
@@ -538,6 +541,14 @@ class Geography:
 
     def zones_at(self, lat: float, lon: float) -> tuple[Zone, ...]:
         """Every zone containing the position (edges included), innermost first."""
+        key = _cell_of(lat, lon, _AREA_CELL_DEG)
+        whole = self._whole_cells.get(key)
+        if whole is not None:
+            return whole
+        full, part = self._cells.get(key) or self._cell_zones(key)
+        if len(part) == 0:
+            whole = self._whole_cells[key] = tuple(self.zones[i] for i in full)
+            return whole
         return tuple(self.zones[i] for i in self._zone_indices(lat, lon))
 
     def in_monitored_area(self, lat: float, lon: float) -> bool:

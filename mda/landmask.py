@@ -67,6 +67,7 @@ _SCALE = 100_000  # file coordinate units per degree
 _CELL_DEG = 0.1
 _EPS_DEG = 1e-6
 _GROUP = 16  # shoreline segments per R-tree entry
+_SHORE_MEMO_MAX = 100_000
 _FIRST_WINDOW_DEG = 0.02
 _MAX_WINDOW_DEG = 90.0
 _WATER: Final = 0
@@ -132,6 +133,9 @@ class LandMask:
         self._offsets = np.arange(_GROUP)
         #: Memo: 0.1° cell -> _WATER, _LAND (the whole cell) or the prepared land in the cell.
         self._cells: dict[tuple[int, int], Any] = {}
+        # Memo: exact position -> shore distance (m), for positions inside the land polygons
+        # (moored vessels and yards repeat theirs); bounded, cleared when full.
+        self._shore_memo: dict[tuple[float, float], float] = {}
 
     @classmethod
     def from_file(cls, path: Path, harbours: Sequence[tuple[float, float, float]] = ()) -> LandMask:
@@ -217,6 +221,15 @@ class LandMask:
         return bool(shapely.contains_xy(entry, lon, lat))
 
     def _shore_distance_m(self, lat: float, lon: float) -> float:
+        key = (lat, lon)
+        found = self._shore_memo.get(key)
+        if found is None:
+            if len(self._shore_memo) >= _SHORE_MEMO_MAX:
+                self._shore_memo.clear()
+            found = self._shore_memo[key] = self._shore_search_m(lat, lon)
+        return found
+
+    def _shore_search_m(self, lat: float, lon: float) -> float:
         k = math.cos(math.radians(lat))
         r = _FIRST_WINDOW_DEG
         while r <= _MAX_WINDOW_DEG and self._n_segments:

@@ -18,7 +18,7 @@ import csv
 import enum
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -41,6 +41,8 @@ _MIN_MMSI = 1_000_000
 #: factory default of some Class B units (seen in the USCG N-AIS excerpt).
 _KNOWN_PLACEHOLDERS = frozenset({123_456_789, 987_654_321, 1_193_046, 12_345_678})
 _ISO2 = re.compile(r"^[A-Z]{2}$")
+#: Most MMSIs whose class a table remembers (the memo is cleared when full).
+_CLASS_MEMO_MAX = 500_000
 
 
 class MmsiClass(enum.StrEnum):
@@ -141,6 +143,11 @@ class MidTable:
 
     iso2_by_mid: dict[int, str]
     name_by_mid: dict[int, str]
+    #: Memo of :meth:`classify_mmsi` (a pure function of the MMSI and this table): the track
+    #: stage asks once per report, a vessel's class never changes.
+    _classes: dict[int, MmsiClass] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def load(cls, path: Path) -> MidTable:
@@ -181,6 +188,14 @@ class MidTable:
 
     def classify_mmsi(self, mmsi: int) -> MmsiClass:
         """The class of ``mmsi``; placeholders win over any format they resemble."""
+        found = self._classes.get(mmsi)
+        if found is None:
+            if len(self._classes) >= _CLASS_MEMO_MAX:
+                self._classes.clear()
+            found = self._classes[mmsi] = self._classify(mmsi)
+        return found
+
+    def _classify(self, mmsi: int) -> MmsiClass:
         if _is_placeholder(mmsi):
             return MmsiClass.PLACEHOLDER
         if not _MIN_MMSI <= mmsi <= _MAX_MMSI:

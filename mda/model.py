@@ -129,6 +129,33 @@ class RawLine:
         }
 
     @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> RawLine:
+        """:meth:`from_dict` for the decode stage's hot path: the same line, built through the
+        slot descriptors when every field already has its type (as our producers write it);
+        anything else goes through :meth:`from_dict`'s conversions."""
+        source, line_no, text, ingest_ms = (
+            d.get("source"),
+            d.get("line_no"),
+            d.get("text"),
+            d.get("ingest_ms"),
+        )
+        if (
+            type(source) is str
+            and type(line_no) is int
+            and type(text) is str
+            and type(ingest_ms) is int
+            and d.get("csv_header") is None
+        ):
+            r = object.__new__(cls)
+            _set_source(r, source)
+            _set_line_no(r, line_no)
+            _set_text(r, text)
+            _set_ingest_ms(r, ingest_ms)
+            _set_csv_header(r, None)
+            return r
+        return cls.from_dict(d)
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RawLine:
         header = d.get("csv_header")
         return cls(
@@ -138,3 +165,9 @@ class RawLine:
             ingest_ms=int(d["ingest_ms"]),
             csv_header=tuple(str(h) for h in header) if header is not None else None,
         )
+
+
+_set_source, _set_line_no, _set_text, _set_ingest_ms, _set_csv_header = (
+    getattr(RawLine, name).__set__
+    for name in ("source", "line_no", "text", "ingest_ms", "csv_header")
+)

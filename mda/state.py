@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -123,13 +124,31 @@ class VesselTrack:
     def open_alert(self, rule: str, key: str = "") -> OpenAlert | None:
         return next((a for a in self.open_alerts if a.rule == rule and a.key == key), None)
 
+    def evolve(self, **changes: Any) -> VesselTrack:
+        """A copy with ``changes`` applied: ``dataclasses.replace`` for the hot path.
+
+        Same result, ~3x cheaper: a frozen dataclass's ``__init__`` sets each of the ~40
+        fields through ``object.__setattr__`` (and ``replace`` first collects them all into
+        keyword arguments); here the slots are filled through their descriptors. An unknown
+        field name raises ``TypeError``, as ``replace`` does.
+        """
+        new: VesselTrack = object.__new__(VesselTrack)
+        for setter, value in zip(_TRACK_SETTERS, _track_values(self), strict=True):
+            setter(new, value)
+        for name, value in changes.items():
+            setter = _TRACK_SETTER.get(name)
+            if setter is None:
+                raise TypeError(f"VesselTrack has no field {name!r}")
+            setter(new, value)
+        return new
+
     def with_open(self, alert: OpenAlert) -> VesselTrack:
         rest = tuple(a for a in self.open_alerts if (a.rule, a.key) != (alert.rule, alert.key))
-        return dataclasses.replace(self, open_alerts=(*rest, alert))
+        return self.evolve(open_alerts=(*rest, alert))
 
     def without_open(self, rule: str, key: str = "") -> VesselTrack:
         rest = tuple(a for a in self.open_alerts if (a.rule, a.key) != (rule, key))
-        return dataclasses.replace(self, open_alerts=rest)
+        return self.evolve(open_alerts=rest)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -137,3 +156,11 @@ class VesselTrack:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VesselTrack:
         return from_jsonable(cls, d)
+
+
+TRACK_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(VesselTrack))
+#: Every field's value in one C call (a tuple in TRACK_FIELDS order).
+_track_values = operator.attrgetter(*TRACK_FIELDS)
+#: The slot descriptors' setters, by name and in TRACK_FIELDS order.
+_TRACK_SETTER: dict[str, Any] = {name: getattr(VesselTrack, name).__set__ for name in TRACK_FIELDS}
+_TRACK_SETTERS: tuple[Any, ...] = tuple(_TRACK_SETTER[name] for name in TRACK_FIELDS)

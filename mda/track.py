@@ -48,8 +48,11 @@ def _is_duplicate(track: VesselTrack | None, report: Report, window_ms: int) -> 
     )
 
 
-def _absorb(track: VesselTrack | None, report: Report, ctx: RuleContext) -> VesselTrack:
-    """The track after taking in the report's kinematic fields (static ones: identity_change)."""
+def _absorb(
+    track: VesselTrack | None, report: Report, ctx: RuleContext, identity: dict[str, Any]
+) -> VesselTrack:
+    """The track after taking in the report's fields: kinematic ones, and the ``identity``
+    fields it carries (:func:`identity_change.incoming`), in one construction."""
     base = track or VesselTrack(mmsi=report.mmsi, last_ms=report.event_ms)
     changes: dict[str, Any] = {
         "last_ms": max(base.last_ms, report.event_ms),
@@ -76,7 +79,9 @@ def _absorb(track: VesselTrack | None, report: Report, ctx: RuleContext) -> Vess
             cog_deg=report.cog_deg,
             in_monitored=geo.in_monitored_area(report.lat, report.lon),
         )
-    return dataclasses.replace(base, **changes)
+    if identity:
+        changes.update(identity, static_ms=report.event_ms)
+    return base.evolve(**changes)
 
 
 #: Rules run on every in-order position report, in this order.
@@ -114,10 +119,9 @@ def step(track: VesselTrack | None, report: Report, ctx: RuleContext) -> StepRes
         return StepResult(track, late=True)
 
     in_order = track is None or track.pos_ms is None or report.event_ms >= track.pos_ms
-    new = _absorb(track, report, ctx)
-    findings: list[Finding] = []
-    new, found = identity_change.check(track, new, report, ctx)
-    findings += found
+    identity = identity_change.incoming(report)
+    new = _absorb(track, report, ctx, identity)
+    findings = identity_change.findings(track, new, report, identity)
     if report.lat is not None and report.lon is not None and in_order:
         for rule in POSITION_RULES:
             new, found = rule(track, new, report, ctx)

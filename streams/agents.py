@@ -9,11 +9,14 @@ import asyncio
 import functools
 import logging
 import time
+import weakref
+from collections import defaultdict
 from typing import Any
 
 import faust
 import orjson
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.streams import _current_event
 
 import streams.lifecycle_agents  # noqa: F401  (alert lifecycle: its table and agents)
 from mda.geo import Geography
@@ -61,6 +64,16 @@ STATIONS_EXPORTED = 50
 
 _decode_stage = DecodeStage(names, n)
 _track_stage: TrackStage | None = None
+#: Per ais.reports partition: the track agent's messages not acknowledged yet, because the
+#: state they changed has not been written to the table (TrackStage.pending).
+_unacked: dict[int, list[Any]] = defaultdict(list)
+#: Rebalances seen (revocations): a message whose partition was revoked while it was being
+#: processed is left unacknowledged (its changes were dropped; its next owner redoes it).
+_revocations = 0
+#: The partition whose message the track agent is processing (its sends may be in flight).
+_in_flight: int | None = None
+#: The track agent's stream with manual acknowledgements (set when it starts).
+_track_stream: Any = None
 
 
 @functools.cache
@@ -105,21 +118,92 @@ async def decode(stream: Any) -> None:
         metrics.STAGE_SECONDS.labels(stage="decode").observe(time.perf_counter() - started)
 
 
+async def _ack(stream: Any, events: list[Any]) -> None:
+    for e in events:
+        await stream.ack(e)  # (it does not suspend: no other task runs in between)
+    events.clear()
+
+
+@app.timer(interval=0.25)
+async def flush_quiet_partitions() -> None:
+    """Write the changes of partitions that have gone quiet once their interval is up.
+
+    Without this, the last changes of a partition whose input stopped would wait (unwritten,
+    their messages unacknowledged) for its next message. The writes are made in the context of
+    the partition's last unacknowledged message, as the agent's own are; a partition whose
+    message is being processed (sends in flight) is left to the agent.
+    """
+    stage = _track_stage
+    if stage is None or _track_stream is None:
+        return
+    for partition, events in list(_unacked.items()):
+        if not events or partition == _in_flight or not stage.due(partition):
+            continue
+        token = _current_event.set(weakref.ref(events[-1]))
+        try:
+            stage.flush(partition)
+        finally:
+            _current_event.reset(token)
+        await _ack(_track_stream, events)
+
+
+def current_tracks() -> list[Any]:
+    """This worker's tracks as they are now (the table overlaid with unflushed changes)."""
+    if _track_stage is None:
+        return [t for _, t in tracks.items()]
+    return [t for _, t in _track_stage.items()]
+
+
+@app.on_partitions_revoked.connect
+async def _forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+    """Drop the unflushed track state and unacknowledged messages of revoked partitions.
+
+    Nothing of them is written: the messages were not acknowledged, so their offsets were not
+    committed, and whoever gets the partition processes them again on the table's state.
+    """
+    global _revocations
+    _revocations += 1
+    for tp in revoked:
+        if tp.topic == names.reports:
+            _unacked.pop(tp.partition, None)
+            if _track_stage is not None:
+                _track_stage.drop(tp.partition)
+
+
 @app.agent(reports_topic)
 async def track(stream: Any) -> None:
+    """ais.reports → the track stage; the table is written per partition every
+    ``track_flush_s`` (and at every control record), and a partition's messages are
+    acknowledged only once the state they changed is in the table: a committed offset never
+    runs ahead of the changelog, and a crash costs reprocessing, not state."""
     global _track_stage
     if _track_stage is None:
-        _track_stage = TrackStage(names, n, _rule_context(), tracks)
+        _track_stage = TrackStage(
+            names, n, _rule_context(), tracks, flush_interval_s=settings.track_flush_s
+        )
         # The isps.* topics as they stand (later records arrive as control records).
         assert settings.kafka_bootstrap is not None
         snapshot = await asyncio.to_thread(reference.read_topics, settings.kafka_bootstrap, names)
         _track_stage.apply_references(snapshot)
+    global _in_flight, _track_stream
     stage = _track_stage
     rejected_refs = stage.reference_rejects
-    async for event in stream.events():
+    manual = _track_stream = stream.noack()
+    async for event in manual.events():
         started = time.perf_counter()
-        outs = stage.handle(event.value, event.message.partition)
+        partition = event.message.partition
+        revocations = _revocations
+        # The table writes of a flush happen here, in this message's context: Faust's stores
+        # take the partition of a write from the current message, and the stage flushes only
+        # the partition of the message it handles.
+        _in_flight = partition
+        outs = stage.handle(event.value, partition)
+        unacked = _unacked[partition]
+        unacked.append(event)
         await _send(outs)
+        _in_flight = None
+        if revocations == _revocations and stage.last_flushed:
+            await _ack(manual, unacked)
         if stage.reference_rejects != rejected_refs:
             metrics.MESSAGES_REJECTED.labels(reason="bad_reference_data").inc(
                 stage.reference_rejects - rejected_refs
@@ -133,7 +217,7 @@ async def track(stream: Any) -> None:
         metrics.DUPLICATES.inc(stage.last_duplicates)
         if stage.watermarks:
             metrics.WATERMARK.set(max(stage.watermarks.values()) / 1000)
-        metrics.VESSELS.set(len(tracks))
+        metrics.VESSELS.set(stage.vessel_count())
         for station, silence_s in stage.station_silence_s(STATIONS_EXPORTED).items():
             metrics.STATION_SILENCE.labels(station=station).set(silence_s)
         metrics.STAGE_SECONDS.labels(stage="track").observe(time.perf_counter() - started)

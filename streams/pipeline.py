@@ -25,7 +25,7 @@ import heapq
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,14 @@ def _eof_of(msg: dict[str, Any]) -> bool:
     return msg.get("ctl") == "eof"
 
 
+def _type_name(msg_type: int) -> str:
+    """The counter label of a message type (``str``, interned for the usual ones)."""
+    return _TYPE_NAMES.get(msg_type) or str(msg_type)
+
+
+_TYPE_NAMES = {t: str(t) for t in range(64)}
+
+
 @dataclass
 class DecodeCounts:
     lines: int = 0
@@ -99,23 +107,32 @@ class DecodeStage:
         by_partition: dict[int, list[Any]] = defaultdict(list)
         rejects: list[Reject] = []
         decoded_types: list[int] = []
+        feed = self.decoder.feed
+        # The counts and stations of the current line's source, looked up when it changes (a
+        # batch is one source's in practice), and the heard stations again after a tick (which
+        # takes them away).
+        source: str | None = None
+        counts = DecodeCounts()
+        heard: dict[str, int] = {}
         for d in msg["lines"]:
-            raw = RawLine.from_dict(d)
-            result = self.decoder.feed(raw)
-            c = self.counts[raw.source]
-            c.lines += 1
-            for t in result.decoded_types:
-                c.decoded[str(t)] += 1
-            for r in result.rejects:
-                c.rejected[r.reason] += 1
-            decoded_types += result.decoded_types
-            rejects += result.rejects
+            raw = RawLine.from_wire(d)
+            result = feed(raw)
+            if raw.source != source:
+                source = raw.source
+                counts, heard = self.counts[source], self.stations[source]
+            counts.lines += 1
+            if result.decoded_types:
+                decoded_types += result.decoded_types
+                counts.decoded.update(map(_type_name, result.decoded_types))
+            if result.rejects:
+                rejects += result.rejects
+                counts.rejected.update(r.reason for r in result.rejects)
             for report in result.reports:
-                heard = self.stations[raw.source]
                 station = report.station or report.source
                 if report.event_ms > heard.get(station, 0):
                     heard[station] = report.event_ms
-                self._tick(raw.source, report.event_ms, by_partition)
+                if self._tick(source, report.event_ms, by_partition):
+                    heard = self.stations[source]
                 by_partition[partition_for_mmsi(report.mmsi, self.partitions)].append(report)
         self.last_rejects = rejects
         self.last_decoded_types = decoded_types
@@ -127,7 +144,7 @@ class DecodeStage:
         out += [self._reject_out(r) for r in rejects]
         return out
 
-    def _tick(self, source: str, event_ms: int, by_partition: dict[int, list[Any]]) -> None:
+    def _tick(self, source: str, event_ms: int, by_partition: dict[int, list[Any]]) -> bool:
         """Tell every partition that this source's event time has reached ``event_ms``.
 
         Ticks (one per ``TICK_MS`` of event time) travel in order with the reports, so each
@@ -137,11 +154,12 @@ class DecodeStage:
         """
         last = self.tick_ms.get(source)
         if last is not None and event_ms < last + TICK_MS:
-            return
+            return False
         self.tick_ms[source] = event_ms
         tick = {"tick": event_ms, "source": source, "stations": self.stations.pop(source, {})}
         for p in range(self.partitions):
             by_partition[p].append(tick)
+        return True
 
     def _reject_out(self, r: Reject) -> Out:
         return Out(self.topics.rejected, r.source.encode(), orjson.dumps(r))
@@ -185,12 +203,25 @@ class TrackCounts:
         }
 
 
+#: ``TrackStage.pending`` marks a vessel whose track was dropped (expired) with this.
+_DELETED = None
+
+
 class TrackStage:
     """ais.reports → mda.alerts (+ mda.presence), keeping per-MMSI state in ``tracks``.
 
-    ``tracks`` is the changelog-backed Faust table in the worker (a dict in tests). Each
-    changed vessel is written once per batch: the table write, not the report, is the unit
-    of persistence cost.
+    ``tracks`` is the changelog-backed Faust table in the worker (a dict in tests). The table
+    write, not the report, is the unit of persistence cost, so changed tracks wait in
+    ``pending`` (hot state, per ``ais.reports`` partition; every read looks there first) and
+    are written to ``tracks`` once per vessel when the partition is flushed: after a message
+    of that partition once ``flush_interval_s`` (wall clock: persistence only, no rule sees
+    it) has passed since its last flush, after every control record, and when more than
+    ``flush_max_vessels`` wait (``flush_interval_s=0``, the default: after every message);
+    the worker also flushes a quiet partition once it is :meth:`due`. ``last_flushed`` tells
+    whether the last ``handle`` flushed its partition: the worker acknowledges a partition's
+    messages (so their offsets can be committed) only then — a committed offset never runs
+    ahead of the state in the table, and a crash costs the reprocessing of the unflushed
+    messages, not their state.
     """
 
     def __init__(
@@ -199,11 +230,24 @@ class TrackStage:
         partitions: int,
         ctx: RuleContext,
         tracks: MutableMapping[int, VesselTrack],
+        flush_interval_s: float = 0.0,
+        flush_max_vessels: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.topics = topics
         self.partitions = partitions
         self.ctx = ctx
         self.tracks = tracks
+        self.flush_interval_s = flush_interval_s
+        self.flush_max_vessels = flush_max_vessels
+        self._clock = clock
+        # Per partition: changed tracks not yet written to ``tracks`` (_DELETED: dropped).
+        self.pending: dict[int, dict[int, VesselTrack | None]] = defaultdict(dict)
+        self._flushed_at: dict[int, float] = {}
+        # Per partition: vessels created minus vessels dropped among the pending changes.
+        self._born: dict[int, int] = defaultdict(int)
+        self.last_flushed = False
+        self.table_writes = 0
         # Event-time watermark per (partition, source): recorded files replayed together may
         # lie years apart, so one file's time must not silence another file's vessels.
         self.watermarks: dict[tuple[int, str], int] = {}
@@ -236,9 +280,103 @@ class TrackStage:
         if partition not in self.recovered:
             self._recover_deadlines(partition)
         if _eof_of(msg):
-            return self._eof(msg, partition)
+            out = self._eof(msg, partition)
+            self.flush(partition)
+            return out
         if msg.get("ctl") == "reference":
-            return self._reference(msg, partition)
+            out = self._reference(msg, partition)
+            self.flush(partition)
+            return out
+        out = self._reports(msg, partition)
+        self._maybe_flush(partition)
+        return out
+
+    def _maybe_flush(self, partition: int) -> None:
+        # A partition's interval starts with its first message (or its last flush).
+        self._flushed_at.setdefault(partition, self._clock())
+        if self.due(partition):
+            self.flush(partition)
+        else:
+            self.last_flushed = False
+
+    def due(self, partition: int) -> bool:
+        """Whether the partition's changes are due to be written (interval or size)."""
+        waiting = self.pending.get(partition)
+        since = self._flushed_at.get(partition)
+        return (
+            self.flush_interval_s <= 0
+            or (waiting is not None and len(waiting) >= self.flush_max_vessels)
+            or since is None
+            or self._clock() - since >= self.flush_interval_s
+        )
+
+    def flush(self, partition: int) -> int:
+        """Write the partition's changed tracks to ``tracks`` (one write per vessel)."""
+        waiting = self.pending.pop(partition, {})
+        for mmsi, track in waiting.items():
+            if track is _DELETED:
+                if mmsi in self.tracks:
+                    del self.tracks[mmsi]
+            else:
+                self.tracks[mmsi] = track
+        self.table_writes += len(waiting)
+        self._born.pop(partition, None)
+        self._flushed_at[partition] = self._clock()
+        self.last_flushed = True
+        return len(waiting)
+
+    def flush_all(self) -> int:
+        """Flush every partition (in-process use; a worker flushes per partition)."""
+        return sum(self.flush(p) for p in list(self.pending))
+
+    def drop(self, partition: int) -> None:
+        """Forget a partition this stage no longer holds (revoked in a rebalance).
+
+        Its unflushed changes are discarded, not written: the messages that made them were not
+        acknowledged, so the partition's next owner processes them again from the committed
+        offset, on the state in the table. Everything else learnt from those messages goes
+        too (watermarks, station liveness, deadlines): afterwards the stage holds the partition
+        as a fresh worker would, and rebuilds its deadlines from the table if it comes back.
+        """
+        self.pending.pop(partition, None)
+        self._born.pop(partition, None)
+        self._flushed_at.pop(partition, None)
+        self.recovered.discard(partition)
+        self.station_heard_ms.pop(partition, None)
+        books: tuple[dict[tuple[int, str], Any], ...] = (
+            self.watermarks,
+            self.deadlines,
+            self.scheduled,
+            self.expiries,
+            self.expiry_scheduled,
+        )
+        for book in books:
+            for key in [k for k in book if k[0] == partition]:
+                del book[key]
+
+    def get(self, mmsi: int) -> VesselTrack | None:
+        """The vessel's current track: unflushed changes first, then the table."""
+        for waiting in self.pending.values():  # the few partitions this worker holds
+            if mmsi in waiting:
+                return waiting[mmsi]
+        return self.tracks.get(mmsi)
+
+    def vessel_count(self) -> int:
+        """How many vessels have a track (the table's count corrected by the pending changes)."""
+        return len(self.tracks) + sum(self._born.values())
+
+    def items(self) -> list[tuple[int, VesselTrack]]:
+        """Every current track (the table overlaid with the unflushed changes)."""
+        merged: dict[int, VesselTrack | None] = dict(self.tracks.items())
+        for waiting in self.pending.values():
+            merged.update(waiting)
+        return [(k, t) for k, t in merged.items() if t is not None]
+
+    def _store(self, partition: int, changed: dict[int, VesselTrack]) -> None:
+        if changed:
+            self.pending[partition].update(changed)
+
+    def _reports(self, msg: dict[str, Any], partition: int) -> list[Out]:
         changed: dict[int, VesselTrack] = {}
         findings: list[Finding] = []
         presence: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -260,7 +398,7 @@ class TrackStage:
             due = None
             c = self.counts[(report.source, partition)]
             mmsi = report.mmsi
-            track = changed.get(mmsi) or self.tracks.get(mmsi)
+            track = changed.get(mmsi) or self.get(mmsi)
             result = step(track, report, self.ctx)
             if result.duplicate:
                 c.duplicates += 1
@@ -273,6 +411,8 @@ class TrackStage:
             c.vessels.add(mmsi)
             lags.append(now_s - report.event_ms / 1000)
             if result.track is not None:
+                if track is None:
+                    self._born[partition] += 1
                 changed[mmsi] = result.track
                 self._schedule_expiry((partition, report.source), result.track)
                 due = silence_deadline_ms(result.track, self.ctx)
@@ -286,8 +426,7 @@ class TrackStage:
                 findings += self._silences(key, self.watermarks[key], changed)
             if report.lat is not None and report.lon is not None and result.track is not None:
                 self._presence(track, result.track, report, presence)
-        for mmsi, track in changed.items():
-            self.tracks[mmsi] = track
+        self._store(partition, changed)
         self.last_findings = findings
         self.last_lags_s = lags
         self.last_duplicates = duplicates
@@ -380,15 +519,14 @@ class TrackStage:
         at_ms = max((w for (p, _), w in self.watermarks.items() if p == partition), default=0)
         changed: dict[int, VesselTrack] = {}
         findings: list[Finding] = []
-        for mmsi, track in list(self.tracks.items()):
+        for mmsi, track in self.items():
             if not isinstance(mmsi, int) or partition_for_mmsi(mmsi, self.partitions) != partition:
                 continue
             new, found = facility_event(track, key, self.ctx, at_ms or track.last_ms)
             if found:
                 changed[mmsi] = new
                 findings += found
-        for mmsi, track in changed.items():
-            self.tracks[mmsi] = track
+        self._store(partition, changed)
         self.last_findings = findings
         return [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
 
@@ -450,7 +588,7 @@ class TrackStage:
             if scheduled.get(mmsi) != due:
                 continue  # superseded by an earlier entry of the same vessel
             del scheduled[mmsi]
-            track = changed.get(mmsi) or self.tracks.get(mmsi)
+            track = changed.get(mmsi) or self.get(mmsi)
             if track is None or track.source != key[1]:
                 continue  # gone, or now heard through another feed (its own clock)
             actual = silence_deadline_ms(track, self.ctx)
@@ -484,15 +622,15 @@ class TrackStage:
         while heap and heap[0][0] <= watermark:
             _, mmsi = heapq.heappop(heap)
             scheduled.pop(mmsi, None)
-            track = changed.get(mmsi) or self.tracks.get(mmsi)
+            track = changed.get(mmsi) or self.get(mmsi)
             if track is None or track.source != key[1]:
                 continue
             if track.last_ms + ttl_ms > watermark:
                 self._schedule_expiry(key, track)  # heard since
                 continue
             changed.pop(mmsi, None)
-            if mmsi in self.tracks:
-                del self.tracks[mmsi]
+            self.pending[key[0]][mmsi] = _DELETED
+            self._born[key[0]] -= 1
             self.expired += 1
 
     def _schedule(self, key: tuple[int, str], mmsi: int, due: int) -> None:
@@ -506,7 +644,7 @@ class TrackStage:
 
     def _alert_out(self, f: Finding, track: VesselTrack | None) -> Out:
         geo = self.ctx.geography
-        track = track or self.tracks.get(f.mmsi)
+        track = track or self.get(f.mmsi)
         flag = self.ctx.mids.flag_of(f.mmsi)
         identity = f.identity or (track.identity(flag) if track else None)
         if f.lat is not None and f.lon is not None:
@@ -536,8 +674,7 @@ class TrackStage:
         self.scheduled.pop(key, None)
         self.expiries.pop(key, None)
         self.expiry_scheduled.pop(key, None)
-        for mmsi, track in changed.items():
-            self.tracks[mmsi] = track
+        self._store(partition, changed)
         alerts = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
         c = self.counts.pop((msg["source"], partition), TrackCounts())
         ctl = orjson.dumps({**msg, "reports_partition": partition, "track": c.to_dict()})

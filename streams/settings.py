@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     reference_dir: Path | None = None
     #: Threshold overrides as JSON, e.g. ``{"jump_speed_kn": 50}``.
     thresholds_json: str = "{}"
+    #: Track table writes: a worker keeps changed tracks in memory and writes them to the
+    #: changelog-backed table (one write per changed vessel) at most this often per partition,
+    #: acknowledging the partition's messages only then. 0: after every message.
+    track_flush_s: float = 1.0
     #: Lines per ais.raw message (replay micro-batch).
     raw_batch_lines: int = 500
     log_level: str = "info"

@@ -28,7 +28,7 @@ async def vessels(self: View, request: Request) -> Response:
         max_age_s = float(query.get("max_age_s") or agents.thresholds.presence_ttl_s)
     except (QueryError, ValueError) as e:
         return self.json({"error": str(e)}, status=400)
-    tracks = [t for _, t in agents.tracks.items()]
+    tracks = agents.current_tracks()
     now_ms = max((t.pos_ms for t in tracks if t.pos_ms is not None), default=0)
     stage = agents.proximity_stage()
     body: dict[str, Any] = vessels_geojson(

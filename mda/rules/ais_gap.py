@@ -107,7 +107,7 @@ def check_silence(
             },
         )
     ]
-    new = dataclasses.replace(track, gap_reported=True).with_open(OpenAlert(RULE, due, severity))
+    new = track.evolve(gap_reported=True).with_open(OpenAlert(RULE, due, severity))
     crossing = track.crossing
     if (
         crossing is not None
@@ -139,7 +139,7 @@ def check_silence(
                 thresholds={"dark_within_s": th.crossing_dark_s},
             )
         )
-        new = dataclasses.replace(new, crossing=dataclasses.replace(crossing, severity="high"))
+        new = new.evolve(crossing=dataclasses.replace(crossing, severity="high"))
     return SilenceResult(new, findings)
 
 

@@ -38,7 +38,7 @@ def check(
     side = ctx.geography.confirmed_side(previous, report.lat, report.lon, th.border_hysteresis_m)
     if side is None or side == previous:
         return _note_slowing(new, report, ctx), []
-    updated = dataclasses.replace(new, side=side, side_ms=report.event_ms)
+    updated = new.evolve(side=side, side_ms=report.event_ms)
     if previous is None or old is None:
         # The first fix clearly on one side sets it: that is no crossing.
         return updated, []
@@ -88,7 +88,7 @@ def check(
     )
     slow = report.sog_kn is not None and report.sog_kn < th.crossing_slow_kn
     crossing = Crossing(report.event_ms, previous, side, severity, slowed_after=slow)
-    return dataclasses.replace(updated, crossing=crossing), [finding]
+    return updated.evolve(crossing=crossing), [finding]
 
 
 def _note_slowing(new: VesselTrack, report: Report, ctx: RuleContext) -> VesselTrack:
@@ -104,4 +104,4 @@ def _note_slowing(new: VesselTrack, report: Report, ctx: RuleContext) -> VesselT
         or report.event_ms - c.at_ms > th.crossing_return_s * 1000
     ):
         return new
-    return dataclasses.replace(new, crossing=dataclasses.replace(c, slowed_after=True))
+    return new.evolve(crossing=dataclasses.replace(c, slowed_after=True))

@@ -8,8 +8,6 @@ stations, SART/MOB/EPIRB, craft associated with a parent ship) are not flagged.
 
 from __future__ import annotations
 
-import dataclasses
-
 from mda.alerts import Finding
 from mda.model import Report
 from mda.rules.common import finding_at
@@ -52,4 +50,4 @@ def check(
         },
         {"repeat_s": th.invalid_mmsi_repeat_s},
     )
-    return dataclasses.replace(new, invalid_mmsi_ms=report.event_ms), [finding]
+    return new.evolve(invalid_mmsi_ms=report.event_ms), [finding]

@@ -25,7 +25,6 @@ zone. Entry is old.zones vs new.zones, like ZONE_ENTRY (which runs first and set
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -184,7 +183,7 @@ def apply_register(
     record = ref.vessel(new.mmsi, new.imo)
     trusted = record is not None and record.trusted
     if trusted != new.trusted:
-        new = dataclasses.replace(new, trusted=trusted)
+        new = new.evolve(trusted=trusted)
     return new, []
 
 
@@ -667,4 +666,4 @@ def check_last_port(
         )
     ]
     kept = (*new.isps_mismatch_notices, notice.notice_id)[-MISMATCH_NOTICES_KEPT:]
-    return dataclasses.replace(new, isps_mismatch_notices=kept), findings
+    return new.evolve(isps_mismatch_notices=kept), findings

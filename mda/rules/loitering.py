@@ -7,8 +7,6 @@ update every hour it goes on; closed when SOG > 4 kn for ≥ 5 min.
 
 from __future__ import annotations
 
-import dataclasses
-
 from mda.alerts import Finding
 from mda.model import Report
 from mda.rules.common import finding_at, label
@@ -48,7 +46,7 @@ def check(
     }
     if opened is not None:
         if sog <= th.loiter_release_sog_kn:
-            new = dataclasses.replace(new, fast_since_ms=None)
+            new = new.evolve(fast_since_ms=None)
             last = new.loiter_update_ms or opened.opened_ms
             if report.event_ms - last < th.loiter_update_s * 1000:
                 return new, []
@@ -63,10 +61,10 @@ def check(
                 {"loiter_s": (report.event_ms - since) / 1000, "sog_kn": sog},
                 thresholds,
             )
-            return dataclasses.replace(new, loiter_update_ms=report.event_ms), [f]
+            return new.evolve(loiter_update_ms=report.event_ms), [f]
         fast_since = new.fast_since_ms or report.event_ms
         if report.event_ms - fast_since < th.loiter_release_s * 1000:
-            return dataclasses.replace(new, fast_since_ms=fast_since), []
+            return new.evolve(fast_since_ms=fast_since), []
         since = new.slow_since_ms or opened.opened_ms
         f = finding_at(
             RULE,
@@ -79,17 +77,15 @@ def check(
             {"loiter_s": (fast_since - since) / 1000, "sog_kn": sog},
             thresholds,
         )
-        cleared = dataclasses.replace(
-            new, fast_since_ms=None, slow_since_ms=None, loiter_update_ms=None
-        )
+        cleared = new.evolve(fast_since_ms=None, slow_since_ms=None, loiter_update_ms=None)
         return cleared.without_open(RULE), [f]
     if sog >= th.loiter_sog_kn or not eligible(new, report, ctx):
         if new.slow_since_ms is None:
             return new, []
-        return dataclasses.replace(new, slow_since_ms=None), []
+        return new.evolve(slow_since_ms=None), []
     since = new.slow_since_ms if new.slow_since_ms is not None else report.event_ms
     if new.slow_since_ms is None:
-        new = dataclasses.replace(new, slow_since_ms=since)
+        new = new.evolve(slow_since_ms=since)
     if report.event_ms - since < th.loiter_min_s * 1000:
         return new, []
     assert report.lat is not None and report.lon is not None

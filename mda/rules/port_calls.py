@@ -37,20 +37,20 @@ def check(
         if stay.confirmed:
             call = PortCall(stay.place_id, stay.locode, stay.arrival_ms, report.event_ms)
             calls = (*new.port_calls, call)[-th.port_calls_kept :]
-            new = dataclasses.replace(new, port_calls=calls)
-        new = dataclasses.replace(new, port_stay=None)
+            new = new.evolve(port_calls=calls)
+        new = new.evolve(port_stay=None)
         stay = None
     if place is None:
         return new, []
     slow = report.sog_kn is not None and report.sog_kn < th.port_call_sog_kn
     if stay is None:
         if slow:
-            new = dataclasses.replace(new, port_stay=PortStay(place[0], place[1], report.event_ms))
+            new = new.evolve(port_stay=PortStay(place[0], place[1], report.event_ms))
         return new, []
     if stay.confirmed:
         return new, []
     if not slow:
-        return dataclasses.replace(new, port_stay=None), []
+        return new.evolve(port_stay=None), []
     if report.event_ms - stay.arrival_ms >= th.port_call_min_s * 1000:
-        return dataclasses.replace(new, port_stay=dataclasses.replace(stay, confirmed=True)), []
+        return new.evolve(port_stay=dataclasses.replace(stay, confirmed=True)), []
     return new, []

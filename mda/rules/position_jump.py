@@ -6,8 +6,6 @@ impossible displacement between consecutive reports.
 
 from __future__ import annotations
 
-import dataclasses
-
 from mda.alerts import Finding
 from mda.hexgrid import distance_m
 from mda.model import Report
@@ -57,7 +55,7 @@ def check(
     # Also bounded by count: two transmitters on one MMSI jump at every report (900 jumps in
     # the 30-min window at 2 s each), and the whole track is rewritten to the changelog.
     limit = max(JUMPS_KEPT, th.conflict_jumps)
-    new = dataclasses.replace(new, jumps=(*kept, jump)[-limit:])
+    new = new.evolve(jumps=(*kept, jump)[-limit:])
     if new.open_alert("IDENTITY_CONFLICT") is not None:
         # Two transmitters already explained: each alternation is not news.
         return new, []

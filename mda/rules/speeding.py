@@ -6,8 +6,6 @@ or under the limit + margin, or outside the zone.
 
 from __future__ import annotations
 
-import dataclasses
-
 from mda.alerts import Finding
 from mda.model import Report
 from mda.rules.common import finding_at, label
@@ -51,16 +49,12 @@ def check(
     if not over or zone is None:
         if new.speeding_zone is None and new.speeding_since_ms is None:
             return new, findings
-        return dataclasses.replace(
-            new, speeding_zone=None, speeding_count=0, speeding_since_ms=None
-        ), findings
+        return new.evolve(speeding_zone=None, speeding_count=0, speeding_since_ms=None), findings
     if new.speeding_zone == zone.zone_id and new.speeding_since_ms is not None:
         count, since = new.speeding_count + 1, new.speeding_since_ms
     else:
         count, since = 1, report.event_ms
-    new = dataclasses.replace(
-        new, speeding_zone=zone.zone_id, speeding_count=count, speeding_since_ms=since
-    )
+    new = new.evolve(speeding_zone=zone.zone_id, speeding_count=count, speeding_since_ms=since)
     if (
         opened is None
         and count >= th.speeding_reports

@@ -7,8 +7,6 @@ closed by the first report outside the zone. Also where the track learns which z
 
 from __future__ import annotations
 
-import dataclasses
-
 from mda.alerts import Finding, Severity
 from mda.model import Report
 from mda.rules.common import finding_at, label
@@ -31,7 +29,7 @@ def check(
     )
     before = set(old.zones) if old is not None else set()
     if inside != new.zones:
-        new = dataclasses.replace(new, zones=inside)
+        new = new.evolve(zones=inside)
     findings: list[Finding] = []
     for zone_id in inside:
         zone = ctx.zone(zone_id)

@@ -1,0 +1,172 @@
+"""The track and decode stages' fast paths give the same answers as the plain ones (issue 8).
+
+- ``VesselTrack.evolve`` (slots filled through their descriptors) against
+  ``dataclasses.replace``, field for field and on the bundled recordings end to end.
+- The memos of pure lookups (MMSI class, zones of a cell no zone edge crosses, shore
+  distance) against the computation they stand for.
+- The decode stage's bookkeeping: ``RawLine.from_wire`` against ``from_dict``, counts per
+  source taken per batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import shapely
+
+from mda.geo import Geography
+from mda.landmask import LandMask
+from mda.mid import MidTable
+from mda.model import RawLine
+from mda.rules.context import RuleContext
+from mda.state import TRACK_FIELDS, Crossing, OpenAlert, VesselTrack
+from replay.files import iter_raw_lines
+from streams.pipeline import DecodeStage, TrackStage
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+NAMES = TopicNames.from_settings(Settings())
+DATA = Path(__file__).resolve().parents[2] / "replay" / "data"
+
+
+def _full_track() -> VesselTrack:
+    return VesselTrack(
+        mmsi=316_001_234,
+        last_ms=1_700_000_000_000,
+        reports=7,
+        lat=45.5,
+        lon=-73.5,
+        pos_ms=1_700_000_000_000,
+        sog_kn=3.2,
+        name="NORTHERN STAR",
+        imo=9_123_456,
+        zones=("a", "b"),
+        recent=(("k", 1),),
+        open_alerts=(OpenAlert("LOITERING", 5, "medium"),),
+        crossing=Crossing(1, "CA", "US", "info"),
+    )
+
+
+def test_evolve_equals_dataclasses_replace() -> None:
+    track = _full_track()
+    changes: dict[str, Any] = {
+        "last_ms": 1_700_000_060_000,
+        "reports": 8,
+        "lat": None,
+        "zones": (),
+        "gap_reported": True,
+        "crossing": None,
+    }
+    new = track.evolve(**changes)
+    assert new == dataclasses.replace(track, **changes)
+    assert type(new) is VesselTrack
+    # Every field: copied when not changed, replaced when changed; the original untouched.
+    for name in TRACK_FIELDS:
+        expected = changes[name] if name in changes else getattr(track, name)
+        assert getattr(new, name) == expected, name
+    assert track == _full_track()
+    assert track.evolve() == track and track.evolve() is not track
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        new.lat = 1.0  # type: ignore[misc]
+    assert hash(new) == hash(dataclasses.replace(track, **changes))
+
+
+def test_evolve_refuses_an_unknown_field() -> None:
+    with pytest.raises(TypeError, match="no field 'latitude'"):
+        _full_track().evolve(latitude=1.0)
+
+
+def _run_recordings(ctx: RuleContext) -> list[bytes]:
+    """Every message the track stage sends for the bundled recordings, then every track."""
+    out: list[bytes] = []
+    decode = DecodeStage(NAMES, 2)
+    track = TrackStage(NAMES, 2, ctx, {})
+    for path in sorted(DATA.glob("*.nmea")) + sorted(DATA.glob("*.ais")):
+        lines = list(iter_raw_lines(path, source=path.name, ingest_ms=1_700_000_000_000))
+        batches = [
+            orjson.dumps({"lines": [ln.to_dict() for ln in lines[i : i + 200]]})
+            for i in range(0, len(lines), 200)
+        ]
+        batches.append(orjson.dumps({"ctl": "eof", "run": "r", "source": path.name}))
+        for b in batches:
+            for o in decode.handle(b):
+                if o.topic == NAMES.reports:
+                    assert o.partition is not None
+                    out += [x.topic.encode() + x.value for x in track.handle(o.value, o.partition)]
+    out += [orjson.dumps(track.tracks[k]) for k in sorted(track.tracks)]
+    return out
+
+
+def test_recordings_give_the_same_alerts_and_tracks_as_dataclasses_replace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = RuleContext(Geography.load(), MidTable.load_default(), landmask=LandMask.load_default())
+    fast = _run_recordings(ctx)
+    monkeypatch.setattr(VesselTrack, "evolve", lambda self, **kw: dataclasses.replace(self, **kw))
+    plain = _run_recordings(ctx)
+    assert sum(b'"alert_id"' in b for b in fast) > 30
+    assert fast == plain
+
+
+def test_classify_mmsi_memo_gives_the_unmemoised_class() -> None:
+    default = MidTable.load_default()
+    table = MidTable(default.iso2_by_mid, default.name_by_mid)  # an empty memo
+    numbers = [0, 1_193_046, 2_010_000, 111_316_001, 123_456_789, 316_001_234, 315_000_001]
+    numbers += [970_123_456, 992_316_001, 999_999_999, 1_000_000_000, 812_345_678]
+    for mmsi in numbers * 2:  # the second round is answered from the memo
+        assert table.classify_mmsi(mmsi) is table._classify(mmsi), mmsi
+    assert set(table._classes) == set(numbers)
+
+
+def test_zones_at_memo_per_whole_cell_matches_the_geometry() -> None:
+    geo = Geography(Geography.load().zones)  # a fresh instance: empty memos
+    rng = random.Random(8)
+    points = [(rng.uniform(41.0, 49.0), rng.uniform(-93.0, -60.0)) for _ in range(3000)]
+    for lat, lon in points * 2:
+        expected = tuple(z for z in geo.zones if z.geometry.intersects(shapely.Point(lon, lat)))
+        assert geo.zones_at(lat, lon) == expected, (lat, lon)
+    assert geo._whole_cells  # some cells are answered without a geometry test
+
+
+def test_shore_distance_memo_gives_the_searched_distance() -> None:
+    mask = LandMask.load_default()
+    # Inland and coastal points of the Great Lakes region: some on land, some on water.
+    points = [(45.5, -73.6), (43.65, -79.38), (44.0, -78.0), (46.8, -71.2), (42.33, -83.05)]
+    for lat, lon in points * 2:
+        assert mask._shore_distance_m(lat, lon) == mask._shore_search_m(lat, lon)
+    assert set(mask._shore_memo) >= set(points)
+
+
+def test_raw_line_from_wire_is_from_dict() -> None:
+    canonical = {"source": "f", "line_no": 3, "text": "!AIVDM", "ingest_ms": 5, "csv_header": None}
+    fast = RawLine.from_wire(canonical)
+    assert fast == RawLine.from_dict(canonical) == RawLine("f", 3, "!AIVDM", 5)
+    # Anything else takes from_dict's conversions (a CSV row's header, loose types).
+    for d in (
+        {**canonical, "csv_header": ["MMSI", "LAT"]},
+        {**canonical, "line_no": "3"},
+        {**canonical, "ingest_ms": 5.0},
+        {"source": "f", "line_no": 3, "text": "!AIVDM", "ingest_ms": 5},
+    ):
+        assert RawLine.from_wire(d) == RawLine.from_dict(d)
+    assert RawLine.from_wire({**canonical, "csv_header": ["A"]}).csv_header == ("A",)
+    with pytest.raises(KeyError):
+        RawLine.from_wire({"source": "f", "text": "x", "ingest_ms": 1})
+
+
+def test_decode_counts_per_source_in_a_mixed_batch() -> None:
+    """Counts are kept per source even when one batch mixes sources (looked up on change)."""
+    a = "!AIVDM,1,1,,A,14`qQb0000o?u?DK>Smo2E`v0404,0*1A"
+    lines = [RawLine("s1", 1, a, 0), RawLine("s2", 1, "junk", 0), RawLine("s1", 2, a, 0)]
+    lines += [RawLine("s2", 2, a, 0)]
+    stage = DecodeStage(NAMES, 2)
+    stage.handle(orjson.dumps({"lines": [ln.to_dict() for ln in lines]}))
+    assert stage.counts["s1"].to_dict() == {"lines": 2, "decoded": {"1": 2}, "rejected": {}}
+    s2 = stage.counts["s2"].to_dict()
+    assert s2["lines"] == 2 and s2["decoded"] == {"1": 1} and sum(s2["rejected"].values()) == 1
+    assert stage.last_lines == 4 and stage.last_decoded_types == [1, 1, 1]
