@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mda.decode import Decoder
 from mda.model import RawLine
@@ -35,6 +35,7 @@ from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
 from tests.integration.test_worker import metric_value, scrape
+from tests.integration.workers import committed_offsets
 
 PARTITIONS = 2
 SCENARIO = DATA_DIR / "great_lakes_demo.nmea"
@@ -223,15 +224,6 @@ def last_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         p, off = int(rec["partition"]), int(rec["offset"])  # type: ignore[call-overload]
         ends[p] = max(ends[p], off + 1)
     return ends
-
-
-def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        committed = admin.list_group_offsets({group: None})[group]
-    finally:
-        admin.close()
-    return {tp.partition: om.offset for tp, om in committed.items() if tp.topic == topic}
 
 
 def test_sigterm_stops_worker_with_offsets_committed(

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import orjson
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mda.alerts import alert_id
 from mda.model import RawLine
@@ -31,7 +31,7 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
-from tests.integration.workers import spawn_worker, worker_env
+from tests.integration.workers import committed_offsets, spawn_worker, worker_env
 
 PARTITIONS = 2
 
@@ -122,15 +122,6 @@ def test_sigkilled_worker_is_replaced_without_losing_alerts(
         stop_process(second)
         producer.close()
     assert expected <= set(seen), (tmp_path / "worker2.log").read_text()[-3000:]
-
-
-def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        committed = admin.list_group_offsets({group: None})[group]
-    finally:
-        admin.close()
-    return {tp.partition: om.offset for tp, om in committed.items() if tp.topic == topic}
 
 
 def end_offsets(broker: EmbeddedBroker, topic: str) -> dict[int, int]:

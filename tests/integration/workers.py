@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kafka import KafkaAdminClient
+
 from streams.broker import free_port
 
 
@@ -42,3 +44,13 @@ def spawn_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
         )
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The offsets ``group`` has committed on ``topic``, by partition (none: empty)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets({group: None})[group]
+    finally:
+        admin.close()
+    return {tp.partition: om.offset for tp, om in committed.items() if tp.topic == topic}
