@@ -67,21 +67,16 @@ def _feature(layer: str, geom: Any) -> dict[str, Any]:
 def build(ne_dir: Path) -> dict[str, Any]:
     features: list[dict[str, Any]] = []
 
-    land = unary_union(
-        [shape(f["geometry"]) for f in _load(ne_dir / "ne_10m_land_na.geojson")]
-        + [shape(f["geometry"]) for f in _load(ne_dir / "ne_10m_minor_islands_na.geojson")]
-    )
-    for p in _polys(_round(land.simplify(TOLERANCE_DEG, preserve_topology=True))):
-        if p.area >= MIN_AREA_DEG2:
-            features.append(_feature("land", p))
-
-    lakes = unary_union(
-        [shape(f["geometry"]) for f in _load(ne_dir / "ne_10m_lakes_na.geojson")]
-        + [shape(f["geometry"]) for f in _load(ne_dir / "ne_10m_lakes_north_america_na.geojson")]
-    )
-    for p in _polys(_round(lakes.simplify(TOLERANCE_DEG, preserve_topology=True))):
-        if p.area >= MIN_AREA_DEG2:
-            features.append(_feature("lake", p))
+    for layer, files in (
+        ("land", ("ne_10m_land_na", "ne_10m_minor_islands_na")),
+        ("lake", ("ne_10m_lakes_na", "ne_10m_lakes_north_america_na")),
+    ):
+        area = unary_union(
+            [shape(f["geometry"]) for name in files for f in _load(ne_dir / f"{name}.geojson")]
+        )
+        for p in _polys(_round(area.simplify(TOLERANCE_DEG, preserve_topology=True))):
+            if p.area >= MIN_AREA_DEG2:
+                features.append(_feature(layer, p))
 
     countries = [
         shape(f["geometry"]) for f in _load(ne_dir / "ne_50m_admin_0_countries_na.geojson")
@@ -111,7 +106,7 @@ def main(argv: list[str]) -> int:
     ne_dir, out = Path(argv[1]), Path(argv[2])
     data = json.dumps(build(ne_dir), separators=(",", ":")).encode()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+    with open(out, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
         gz.write(data)
     print(f"{out}: {len(data)} bytes of GeoJSON, {out.stat().st_size} gzipped")
     return 0

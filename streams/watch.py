@@ -68,7 +68,6 @@ class AlertFeed:
         self.board = AlertBoard()
         self.subscribers: set[asyncio.Queue[Event | None]] = set()
         self.ready = asyncio.Event()  # set once the topics were read up to their end
-        self.records = 0
 
     def subscribe(self) -> asyncio.Queue[Event | None]:
         q: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=QUEUE_EVENTS)
@@ -97,35 +96,30 @@ class AlertFeed:
 
     def handle(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """One record of the three topics → the board (and an event for the pages)."""
-        self.records += 1
-        if topic == alert_names.state:
-            if key is None:
-                return
-            try:
-                state = orjson.loads(value) if value is not None else None
-            except orjson.JSONDecodeError:
-                self.board.ignored += 1
-                return
-            if state is not None and not isinstance(state, dict):
-                self.board.ignored += 1
-                return
-            change = self.board.apply_state(key.decode("utf-8", errors="replace"), state)
-            if change is not None:
-                self.publish(_change_event(change, self.board.counts()))
-        elif value is not None:
+        is_state = topic == alert_names.state
+        if is_state and key is None:
+            return
+        doc: Any = None  # None: a tombstone (or an empty record)
+        if value is not None:
             try:
                 doc = orjson.loads(value)
             except orjson.JSONDecodeError:
-                self.board.ignored += 1
-                return
-            if not isinstance(doc, dict):
-                self.board.ignored += 1
-            elif topic == alert_names.rejected_actions:
-                self.publish(("rejected", _rejection_event(doc)))
-            else:
-                alert_id = self.board.apply_message(doc)
-                if alert_id is not None and alert_id in self.board.states:
-                    self.publish(("track", {"alert_id": alert_id}))
+                doc = value  # not an object: ignored below
+        if doc is not None and not isinstance(doc, dict):
+            self.board.ignored += 1
+        elif is_state:
+            assert key is not None
+            change = self.board.apply_state(key.decode("utf-8", errors="replace"), doc)
+            if change is not None:
+                self.publish(_change_event(change, self.board.counts()))
+        elif doc is None:
+            return
+        elif topic == alert_names.rejected_actions:
+            self.publish(("rejected", _rejection_event(doc)))
+        else:
+            alert_id = self.board.apply_message(doc)
+            if alert_id is not None and alert_id in self.board.states:
+                self.publish(("track", {"alert_id": alert_id}))
 
     async def run(self, bootstrap: str) -> None:
         """Read the topics for ever (reconnecting as aiokafka does)."""

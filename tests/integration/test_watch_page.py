@@ -111,16 +111,15 @@ def test_watch_page_in_chromium(broker: EmbeddedBroker, tmp_path: Path) -> None:
         producer.flush()
         producer.close()
         # The ground truth's alert ids (stable ids: rule, vessel, opening event time).
-        opens = [e for e in scenario.expected if e.status == "open"]
-        ids = {alert_id(e.rule, e.mmsi, None, e.event_ms) for e in opens}
+        by_rule = {
+            e.rule: alert_id(e.rule, e.mmsi, None, e.event_ms)
+            for e in scenario.expected
+            if e.status == "open"
+        }
+        ids = set(by_rule.values())
         assert len(ids) == 3
         _wait_for_alerts(base, ids, log)
-        crossing = next(
-            alert_id(e.rule, e.mmsi, None, e.event_ms) for e in opens if e.rule == "BORDER_CROSSING"
-        )
-        jump = next(
-            alert_id(e.rule, e.mmsi, None, e.event_ms) for e in opens if e.rule == "POSITION_JUMP"
-        )
+        crossing, jump = by_rule["BORDER_CROSSING"], by_rule["POSITION_JUMP"]
 
         # The browser: the page lists the alerts, and acknowledging one goes round Kafka.
         shot = tmp_path / "watch-floor.png"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from mda import board as board_mod
@@ -199,3 +200,30 @@ def test_page_action_is_validated_and_completed() -> None:
     with pytest.raises(ActionRejected) as e:
         build_page_action("not-a-uuid", {"action": "ack", "by": "x"}, now)
     assert e.value.reason.value == "bad_field"
+
+
+def test_feed_handles_every_record_of_its_topics() -> None:
+    from streams.watch import AlertFeed, alert_names, names
+
+    feed = AlertFeed()
+    page = feed.subscribe()
+    s = state_of(message("open", T0))
+    key = s.alert_id.encode()
+    feed.handle(alert_names.state, key, orjson.dumps(s.to_dict()))
+    feed.handle(names.alerts, b"366123456", orjson.dumps(message("update", T0 + 60_000)))
+    feed.handle(names.alerts, b"ctl", b'{"ctl":"eof"}')  # a control record: ignored
+    feed.handle(names.alerts, b"x", b"not json")
+    feed.handle(alert_names.state, key, b"[1, 2]")  # not an object
+    feed.handle(alert_names.state, None, b"{}")  # no key: skipped, not counted
+    rejected = {"reason": "bad_action", "detail": "d", "raw": '{"action_id": "a1"}'}
+    feed.handle(alert_names.rejected_actions, None, orjson.dumps(rejected))
+    feed.handle(alert_names.state, key, None)  # tombstone
+    assert feed.board.ignored == 3
+    events: list[Any] = []
+    while not page.empty():
+        events.append(page.get_nowait())
+    assert [e[0] for e in events if e is not None] == ["alert", "track", "rejected", "removed"]
+    assert events[2][1] == {"action_id": "a1", "reason": "bad_action", "detail": "d"}
+    assert len(feed.board) == 0
+    feed.close_all()
+    assert page.get_nowait() is None
