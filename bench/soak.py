@@ -124,6 +124,7 @@ def main() -> None:
     ap.add_argument("--vessels", type=int, default=2000)
     ap.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     ap.add_argument("--csv", type=Path, default=Path("soak.csv"))
+    ap.add_argument("--drain-minutes", type=float, default=20.0, help="longest wait to drain")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mda-soak-"))
@@ -225,25 +226,38 @@ def main() -> None:
                         raise RuntimeError(f"worker exited; see {work / 'worker.log'}")
                 time.sleep(max(0.0, min(next_tick, next_sample) - time.monotonic()))
         producer.flush()
-        drain_started = time.monotonic()
+        # Drain: until every line is read, or nothing more is read for a minute (stuck or
+        # lost), or --drain-minutes is up (then the rest is reported as not yet read).
+        drain_started = last_progress = time.monotonic()
         read = 0.0
-        while time.monotonic() - drain_started < 60:
+        drain_rss = 0.0
+        while time.monotonic() - drain_started < args.drain_minutes * 60:
             with contextlib.suppress(OSError):
-                read = scrape(web_port).get("mda_lines_read_total", 0.0)
-            if read >= sent:
+                now_read = scrape(web_port).get("mda_lines_read_total", 0.0)
+                if now_read > read:
+                    read, last_progress = now_read, time.monotonic()
+            drain_rss = max(drain_rss, rss_mb(worker.pid))
+            if read >= sent or time.monotonic() - last_progress > 60:
                 break
-            time.sleep(1)
+            time.sleep(2)
         drain_s = time.monotonic() - drain_started
+        stalled = read < sent and time.monotonic() - last_progress > 60
     finally:
         producer.close()
         stop_process(worker)
         log.close()
         broker.stop()
-    summarise(rows, sent, read, drain_s, args)
+    summarise(rows, sent, read, drain_s, drain_rss, stalled, args)
 
 
 def summarise(
-    rows: list[dict[str, float]], sent: int, read: float, drain_s: float, args: argparse.Namespace
+    rows: list[dict[str, float]],
+    sent: int,
+    read: float,
+    drain_s: float,
+    drain_rss: float,
+    stalled: bool,
+    args: argparse.Namespace,
 ) -> None:
     rss = [r["rss_mb"] for r in rows]
     half = rss[len(rss) // 2 :] or rss
@@ -252,13 +266,18 @@ def summarise(
     p95 = [r["lag_p95_s"] for r in rows if not math.isnan(r["lag_p95_s"])]
     print()
     print(f"soak: {args.minutes} min at {args.rate} lines/s, {args.vessels} vessels")
-    print(
-        f"  lines sent {sent}, read {read:.0f}, lost {sent - read:.0f} (drained in {drain_s:.0f} s)"
-    )
+    if read >= sent:
+        print(f"  lines sent {sent}, read {read:.0f}, lost 0 (drained in {drain_s:.0f} s)")
+    elif stalled:
+        print(f"  lines sent {sent}, read {read:.0f}: LOST or stuck {sent - read:.0f} "
+              f"(nothing read for 60 s of the drain)")  # fmt: skip
+    else:
+        print(f"  lines sent {sent}, read {read:.0f}: {sent - read:.0f} not yet read when the "
+              f"{args.drain_minutes} min drain ended (still reading)")  # fmt: skip
     print(f"  max backlog {max(r['backlog'] for r in rows):.0f} lines")
     print(
         f"  worker RSS: first {rss[0]:.0f} MB, max {max(rss):.0f} MB, last {rss[-1]:.0f} MB; "
-        f"second half {slope:+.1f} MB/min"
+        f"second half {slope:+.1f} MB/min; max while draining {drain_rss:.0f} MB"
     )
     if p95:
         print(f"  event-time lag p95 (bucket bound): median {sorted(p95)[len(p95) // 2]} s, "

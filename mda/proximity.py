@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -117,8 +118,9 @@ class Presence:
             sog_kn=None if d.get("sog_kn") is None else float(d["sog_kn"]),
             event_ms=int(d["event_ms"]),
             exempt=bool(d.get("exempt", False)),
-            home=H3Cell(d["home"]),
-            cells=tuple(H3Cell(c) for c in d.get("cells", ())),
+            # Interned: a cell's index is shared by every presence in it (buffers hold many).
+            home=H3Cell(sys.intern(d["home"])),
+            cells=tuple(H3Cell(sys.intern(c)) for c in d.get("cells", ())),
             cog_deg=None if d.get("cog_deg") is None else float(d["cog_deg"]),
             name=d.get("name"),
             imo=d.get("imo"),

@@ -10,7 +10,7 @@ from mda.model import RawLine
 from mda.rules.context import RuleContext
 from mda.track import VesselTrack
 from replay.scenarios import great_lakes_demo
-from streams.pipeline import DecodeStage, TrackStage
+from streams.pipeline import TICK_MS, DecodeStage, TrackStage
 from streams.settings import Settings
 from streams.topics import TopicNames, partition_for_mmsi
 
@@ -73,10 +73,18 @@ def test_ticks_reach_every_partition_in_order_with_the_reports() -> None:
         if o.topic == NAMES.reports:
             items = orjson.loads(o.value)["reports"]
             ticks[o.partition] = [i["tick"] for i in items if "tick" in i]
+            # No report runs more than one tick interval ahead of its partition's last tick.
+            last = None
+            for i in items:
+                if "tick" in i:
+                    assert last is None or i["tick"] >= last + TICK_MS
+                    last = i["tick"]
+                else:
+                    assert last is not None and i["event_ms"] < last + TICK_MS
     assert set(ticks) == {0, 1, 2}
     assert ticks[0] == ticks[1] == ticks[2] == sorted(ticks[0])
-    # One tick per minute of event time over the scenario's 106 minutes.
-    assert 100 <= len(ticks[0]) <= 110
+    # Over the scenario's 106 minutes: more than one a minute, at most one per TICK_MS.
+    assert 106 < len(ticks[0]) <= 106 * 60_000 // TICK_MS + 1
 
 
 def test_tracks_expire_after_their_feed_moves_on_by_the_ttl() -> None:
