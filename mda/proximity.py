@@ -180,17 +180,13 @@ def encounter_step(
     report that makes the episode ≥ 20 min and closes on the first report beyond 1 km.
     ``event_time`` of each finding is ``x``'s; its position is the lower MMSI's.
     """
+    open_ = pair is not None and pair.opened_ms is not None
+    if not open_ and not (_slow(x, th) and _slow(y, th) and not x.exempt and not y.exempt):
+        return None, []  # not close, nothing open: the common case, decided without a distance
     a, b = (x, y) if x.mmsi < y.mmsi else (y, x)
     now = x.event_ms
     d_m = distance_m(x.lat, x.lon, y.lat, y.lon)
     state = pair or PairState(a.mmsi, b.mmsi)
-    thresholds = {
-        "distance_m": th.encounter_distance_m,
-        "sog_kn": th.encounter_sog_kn,
-        "min_s": th.encounter_min_s,
-        "close_m": th.encounter_close_m,
-        "boundary_near_m": th.boundary_near_m,
-    }
 
     def finding(status: str, severity: Severity, opened_ms: int, summary: str) -> Finding:
         since = state.first_close_ms if state.first_close_ms is not None else opened_ms
@@ -213,7 +209,13 @@ def encounter_step(
             lon=a.lon,
             summary=summary,
             evidence=evidence,
-            thresholds=thresholds,
+            thresholds={
+                "distance_m": th.encounter_distance_m,
+                "sog_kn": th.encounter_sog_kn,
+                "min_s": th.encounter_min_s,
+                "close_m": th.encounter_close_m,
+                "boundary_near_m": th.boundary_near_m,
+            },
         )
 
     if state.opened_ms is not None:
@@ -228,14 +230,7 @@ def encounter_step(
         )
         return None, [closed]
 
-    close = (
-        d_m <= th.encounter_distance_m
-        and _slow(x, th)
-        and _slow(y, th)
-        and not x.exempt
-        and not y.exempt
-    )
-    if not close:
+    if d_m > th.encounter_distance_m:  # (both slow and neither exempt: checked above)
         return None, []
     first = state.first_close_ms if state.first_close_ms is not None else now
     state = dataclasses.replace(state, first_close_ms=first, last_close_ms=now, seen_ms=now)
@@ -311,9 +306,15 @@ class ProximityState:
             return []  # moved out of this partition's cells
         self.vessels[x.mmsi] = x
         candidates: set[int] = set()
+        # Only a slow, non-exempt vessel can start a pair (encounter_step finds nothing
+        # else close), so a vessel under way is compared only with the pairs it is in.
+        can_start = _slow(x, self.th) and not x.exempt
         for cell in x.cells:
-            members = self.members.setdefault(cell, set())
-            candidates |= members
+            members = self.members.get(cell)
+            if members is None:
+                members = self.members[cell] = set()
+            elif can_start:
+                candidates |= members
             members.add(x.mmsi)
         for key in self.pairs_of.get(x.mmsi, ()):
             candidates.add(key[0] if key[1] == x.mmsi else key[1])
