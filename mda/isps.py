@@ -665,9 +665,13 @@ class ReferenceData:
 
     def notices_for(self, mmsi: int, imo: int | None) -> list[ArrivalNotice]:
         """Every notice naming the vessel's MMSI or IMO, by notice id."""
-        ids = set(self.notices_by_mmsi.get(mmsi, ()))
-        if imo:
-            ids |= set(self.notices_by_imo.get(imo, ()))
+        by_mmsi = self.notices_by_mmsi.get(mmsi)
+        by_imo = self.notices_by_imo.get(imo) if imo else None
+        if not by_mmsi and not by_imo:
+            return []  # most vessels: asked on every report, answered without allocating
+        ids = set(by_mmsi or ())
+        if by_imo:
+            ids |= set(by_imo)
         return [self.notices[i] for i in sorted(ids)]
 
     def current_notice(
@@ -675,7 +679,10 @@ class ReferenceData:
     ) -> ArrivalNotice | None:
         """DESIGN.md §9: the notice with the latest submitted_at whose eta is no earlier than
         ``past_s`` before now (ties: the larger notice id)."""
-        live = [n for n in self.notices_for(mmsi, imo) if n.eta_ms >= now_ms - past_s * 1000]
+        notices = self.notices_for(mmsi, imo)
+        if not notices:
+            return None
+        live = [n for n in notices if n.eta_ms >= now_ms - past_s * 1000]
         return max(live, key=lambda n: (n.submitted_at_ms, n.notice_id), default=None)
 
     def advisory(self, country: str) -> Advisory | None:

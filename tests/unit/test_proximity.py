@@ -255,3 +255,34 @@ def test_encounter_step_is_pure() -> None:
     )
     assert again is not None and again.open and found[0].status == "open"
     assert state.first_close_ms == x.event_ms  # the input was not changed
+
+
+def test_presence_from_wire_equals_from_dict() -> None:
+    """The fast parse of the track stage's record gives the same presence, types and all;
+    a record it cannot take (a missing key, a non-string cell) goes through from_dict."""
+    import orjson
+
+    home = home_cell(*ERIE)
+    record = {
+        "mmsi": 316001234,
+        "source": "feed",
+        "lat": ERIE[0],
+        "lon": ERIE[1],
+        "sog_kn": 1.5,
+        "cog_deg": None,
+        "event_ms": T0_MS,
+        "exempt": False,
+        "home": home,
+        "name": "ALGOMA",
+        "imo": 9600000,
+        "cells": sorted(grid_disk(home, 1))[:3],
+    }
+    d = orjson.loads(orjson.dumps(record))
+    fast, slow = Presence.from_wire(d), Presence.from_dict(d)
+    assert fast == slow
+    assert [type(getattr(fast, f.name)) for f in dataclasses.fields(Presence)] == [
+        type(getattr(slow, f.name)) for f in dataclasses.fields(Presence)
+    ]
+    partial = {k: v for k, v in d.items() if k not in ("imo", "cells", "exempt")}
+    assert Presence.from_wire(partial) == Presence.from_dict(partial)
+    assert Presence.from_wire(partial).cells == ()
