@@ -44,6 +44,7 @@ from mda.model import (
     Reject,
     Report,
     TimeSource,
+    slot_setters,
 )
 
 #: Fragments held per source before the oldest is rejected.
@@ -662,4 +663,4 @@ _new_report = object.__new__
     _set_imo,
     _set_ship_type,
     _set_dedup_key,
-) = (getattr(Report, f).__set__ for f in REPORT_FIELDS)
+) = (setter for _, setter in slot_setters(Report, REPORT_FIELDS))

@@ -679,10 +679,7 @@ class ReferenceData:
     ) -> ArrivalNotice | None:
         """DESIGN.md §9: the notice with the latest submitted_at whose eta is no earlier than
         ``past_s`` before now (ties: the larger notice id)."""
-        notices = self.notices_for(mmsi, imo)
-        if not notices:
-            return None
-        live = [n for n in notices if n.eta_ms >= now_ms - past_s * 1000]
+        live = [n for n in self.notices_for(mmsi, imo) if n.eta_ms >= now_ms - past_s * 1000]
         return max(live, key=lambda n: (n.submitted_at_ms, n.notice_id), default=None)
 
     def advisory(self, country: str) -> Advisory | None:

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from mda.alerts import Finding, Severity
 from mda.hexgrid import PRESENCE_RES, distance_m, grid_disk, latlng_to_cell
-from mda.model import H3Cell
+from mda.model import H3Cell, slot_setters
 from mda.thresholds import Thresholds
 
 RULE = "ENCOUNTER"
@@ -142,12 +142,10 @@ class Presence:
         return p
 
 
-_PRESENCE_SETTERS: tuple[tuple[str, Any], ...] = tuple(
-    (name, getattr(Presence, name).__set__)
-    for name in ("mmsi", "lat", "lon", "sog_kn", "event_ms", "exempt", "cog_deg", "name", "imo")
+_PRESENCE_SETTERS = slot_setters(
+    Presence, ("mmsi", "lat", "lon", "sog_kn", "event_ms", "exempt", "cog_deg", "name", "imo")
 )
-_set_home: Any = getattr(Presence, "home").__set__  # noqa: B009 (slot descriptor)
-_set_cells: Any = getattr(Presence, "cells").__set__  # noqa: B009
+((_, _set_home), (_, _set_cells)) = slot_setters(Presence, ("home", "cells"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +182,11 @@ def _slow(p: Presence, th: Thresholds) -> bool:
     return p.sog_kn is not None and p.sog_kn < th.encounter_sog_kn
 
 
+def _can_pair(p: Presence, th: Thresholds) -> bool:
+    """Slow and not exempt: only two such vessels can be close (an ENCOUNTER episode)."""
+    return _slow(p, th) and not p.exempt
+
+
 def _position(p: Presence) -> dict[str, Any]:
     return {"lat": p.lat, "lon": p.lon, "sog_kn": p.sog_kn, "time_ms": p.event_ms}
 
@@ -204,7 +207,7 @@ def encounter_step(
     ``event_time`` of each finding is ``x``'s; its position is the lower MMSI's.
     """
     open_ = pair is not None and pair.opened_ms is not None
-    if not open_ and not (_slow(x, th) and _slow(y, th) and not x.exempt and not y.exempt):
+    if not open_ and not (_can_pair(x, th) and _can_pair(y, th)):
         return None, []  # not close, nothing open: the common case, decided without a distance
     a, b = (x, y) if x.mmsi < y.mmsi else (y, x)
     now = x.event_ms
@@ -329,9 +332,9 @@ class ProximityState:
             return []  # moved out of this partition's cells
         self.vessels[x.mmsi] = x
         candidates: set[int] = set()
-        # Only a slow, non-exempt vessel can start a pair (encounter_step finds nothing
-        # else close), so a vessel under way is compared only with the pairs it is in.
-        can_start = _slow(x, self.th) and not x.exempt
+        # Only a vessel that can pair starts one (encounter_step finds nothing else close),
+        # so a vessel under way is compared only with the pairs it is already in.
+        can_start = _can_pair(x, self.th)
         for cell in x.cells:
             members = self.members.get(cell)
             if members is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mda.alerts import VesselIdentity
+from mda.model import slot_setters
 from mda.serde import from_jsonable
 
 Side = Literal["CA", "US"]
@@ -162,5 +163,5 @@ TRACK_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(VesselT
 #: Every field's value in one C call (a tuple in TRACK_FIELDS order).
 _track_values = operator.attrgetter(*TRACK_FIELDS)
 #: The slot descriptors' setters, by name and in TRACK_FIELDS order.
-_TRACK_SETTER: dict[str, Any] = {name: getattr(VesselTrack, name).__set__ for name in TRACK_FIELDS}
+_TRACK_SETTER: dict[str, Any] = dict(slot_setters(VesselTrack, TRACK_FIELDS))
 _TRACK_SETTERS: tuple[Any, ...] = tuple(_TRACK_SETTER[name] for name in TRACK_FIELDS)

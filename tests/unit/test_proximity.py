@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import orjson
+
 from mda.alerts import Finding, alert_id
 from mda.geo import Geography
 from mda.hexgrid import distance_m, grid_disk
@@ -260,8 +262,6 @@ def test_encounter_step_is_pure() -> None:
 def test_presence_from_wire_equals_from_dict() -> None:
     """The fast parse of the track stage's record gives the same presence, types and all;
     a record it cannot take (a missing key, a non-string cell) goes through from_dict."""
-    import orjson
-
     home = home_cell(*ERIE)
     record = {
         "mmsi": 316001234,
