@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import time
 import weakref
 from collections import defaultdict
@@ -189,9 +190,12 @@ async def track(stream: Any) -> None:
     stage = _track_stage
     rejected_refs = stage.reference_rejects
     manual = _track_stream = stream.noack()
+    trace_offsets = bool(os.environ.get("MDA_TRACE_OFFSETS"))
     async for event in manual.events():
         started = time.perf_counter()
         partition = event.message.partition
+        if trace_offsets:
+            log.warning("TRACK-OFFSET %d %d", partition, event.message.offset)
         revocations = _revocations
         # The table writes of a flush happen here, in this message's context: Faust's stores
         # take the partition of a write from the current message, and the stage flushes only

@@ -5,19 +5,52 @@ Settled on purpose (DESIGN.md §5):
   about half the session timeout (worker ready in ~6.5 s instead of ~31.5 s).
 - ``stream_wait_empty=False``: with the default, a worker whose agent crashed mid-send ignored
   SIGTERM for minutes; without it, it stops within seconds.
+- ``FlowControl``: resuming flow that is already running does not empty the agents' queues
+  (Faust's does, and loses the messages fetched at the end of a table recovery).
 """
 
 from __future__ import annotations
 
 import faust
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from streams import codecs
 from streams.settings import get_settings
 
+
+class FlowControl(FlowControlEvent):
+    """Faust's flow control, except that ``resume()`` while flow runs changes nothing.
+
+    ``FlowControlEvent.resume()`` always empties every agent's input queue. That is meant for
+    the messages buffered before a rebalance suspended the flow (the consumer seeks back to
+    the committed offsets and fetches them again). But at the end of a table recovery
+    (``faust/tables/recovery.py``, ``Recovery.on_recovery_completed``) Faust resumes the
+    stream partitions, awaits the seek to the committed offsets with flow already running
+    (it was resumed to read the changelogs), and only then calls ``resume()`` again: the
+    messages fetched during the seek are dropped from the queues, although the fetch
+    position is already past them (a partition without a committed offset is not even
+    sought). They are never delivered nor acknowledged; Faust's consumer then commits over
+    a single missing offset (``Consumer._new_offset`` checks ``min(acked) - committed > 1``)
+    or never commits the partition again. Upstream: faust-streaming/faust#596.
+    """
+
+    def resume(self) -> None:
+        if self.is_active():
+            return
+        super().resume()
+
+
+class App(faust.App):
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return FlowControl(loop=self.loop)
+
+
 codecs.register()
 settings = get_settings()
 
-app = faust.App(
+app = App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap or '127.0.0.1:9092'}",
     store=settings.table_store,
