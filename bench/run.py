@@ -33,6 +33,8 @@ import contextlib
 import gc
 import os
 import re
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -262,6 +264,7 @@ class Cluster:
     workers: list[subprocess.Popen[bytes]]
     logs: list[Path]
     ports: list[int]
+    broker_pid: int = 0
 
     def stage_seconds(self) -> dict[str, float]:
         """``mda_stage_processing_seconds_sum`` per stage, summed over the workers."""
@@ -318,7 +321,7 @@ def cluster(workdir: Path, workers: int) -> Iterator[Cluster]:
                     )
                 )
         names = TopicNames.from_settings(settings)
-        yield Cluster(broker.bootstrap, names, env, procs, logs, ports)
+        yield Cluster(broker.bootstrap, names, env, procs, logs, ports, broker.pid)
     finally:
         for p in procs:
             stop_process(p)
@@ -383,8 +386,48 @@ def warm_up(c: Cluster, producer: KafkaProducer, consumer: KafkaConsumer) -> Non
     wait_eofs(consumer, c, run, PARTITIONS * PARTITIONS * PARTITIONS * 2, 240)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def profiled(c: Cluster, out: Path | None, label: str) -> Iterator[None]:
+    """py-spy (if ``out`` is set) on every worker for the duration: collapsed stacks to
+    ``out/<label>-w<i>.txt`` (one line per stack with its sample count)."""
+    spies: list[subprocess.Popen[bytes]] = []
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        for i, w in enumerate(c.workers):
+            dest = out / f"{label}-w{i}.txt"
+            cmd = [exe, "record", "--pid", str(w.pid), "--rate", "200", "--format", "raw"]
+            spies.append(
+                subprocess.Popen(
+                    [*cmd, "--output", str(dest), "--nonblocking"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+    try:
+        yield
+    finally:
+        for s in spies:
+            s.send_signal(signal.SIGINT)
+        for s in spies:
+            try:
+                s.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                s.kill()
+
+
 def bench_end_to_end(
-    workdir: Path, corpus: dict[str, list[RawLine]], workers: int
+    workdir: Path,
+    corpus: dict[str, list[RawLine]],
+    workers: int,
+    profile: Path | None = None,
+    label: str = "e2e",
 ) -> dict[str, float]:
     # Sources to ais.raw partitions, balancing lines (a source stays in one partition).
     loads = [0] * PARTITIONS
@@ -408,14 +451,21 @@ def bench_end_to_end(
             nonlocal alerts
             alerts += 1
 
-        started = time.monotonic()
-        for source, values, part in plan:
-            send_source(producer, c, source, values, run, part)
-        producer.flush()
-        sent = time.monotonic()
-        done = wait_eofs(
-            consumer, c, run, len(plan) * PARTITIONS * PARTITIONS * 2, 600, on_alert=count
-        )
+        cpu_before = sum(cpu_seconds(w.pid) for w in c.workers)
+        broker_before = cpu_seconds(c.broker_pid)
+        own_before = time.process_time()
+        with profiled(c, profile, label):
+            started = time.monotonic()
+            for source, values, part in plan:
+                send_source(producer, c, source, values, run, part)
+            producer.flush()
+            sent = time.monotonic()
+            done = wait_eofs(
+                consumer, c, run, len(plan) * PARTITIONS * PARTITIONS * 2, 600, on_alert=count
+            )
+        worker_cpu = sum(cpu_seconds(w.pid) for w in c.workers) - cpu_before
+        broker_cpu = cpu_seconds(c.broker_pid) - broker_before
+        own_cpu = time.process_time() - own_before
         after = c.stage_seconds()
         producer.close()
         consumer.close()
@@ -426,6 +476,9 @@ def bench_end_to_end(
         "wall_s": done - started,
         "send_s": sent - started,
         "alerts": alerts,
+        "worker_cpu_s": worker_cpu,
+        "broker_cpu_s": broker_cpu,
+        "bench_cpu_s": own_cpu,
         **{f"stage_{k}_s": v for k, v in stages.items()},
     }
 
@@ -629,6 +682,13 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _cpu_per_line(runs: list[dict[str, float]]) -> str:
+    """Worker / broker / this process (producer, alert reader): CPU µs per line, per run."""
+    keys = ("worker_cpu_s", "broker_cpu_s", "bench_cpu_s")
+    per_run = ("/".join(f"{r[k] / r['lines'] * 1e6:.0f}" for k in keys) for r in runs)
+    return ", ".join(per_run) + " µs"
+
+
 def _stage_share(runs: list[dict[str, float]]) -> str:
     r = runs[len(runs) // 2]
     parts = {k[6:-2]: v for k, v in r.items() if k.startswith("stage_")}
@@ -644,6 +704,13 @@ def main() -> None:
     ap.add_argument("--latency-rate", type=int, default=10_000, help="input lines/s for (f)")
     ap.add_argument("--vessels", type=int, default=200_000)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: a,c,d,e,f,g")
+    ap.add_argument(
+        "--py-spy",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="profile the workers of (d) and (e) with py-spy; collapsed stacks to DIR",
+    )
     args = ap.parse_args()
     skip = set(args.skip.split(","))
     print(f"machine: {machine()}")
@@ -675,7 +742,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mda-bench-") as tmp:
         work = Path(tmp)
         if "d" not in skip:
-            one = [bench_end_to_end(work, corpus, 1) for _ in range(args.e2e_runs)]
+            one = [
+                bench_end_to_end(work, corpus, 1, args.py_spy, f"d{i}")
+                for i in range(args.e2e_runs)
+            ]
             e2e_rate = statistics.median(r["rate"] for r in one)
             row(
                 f"(d) end to end, 1 worker, {one[0]['lines']:.0f} lines",
@@ -685,14 +755,19 @@ def main() -> None:
             if in_rate:
                 row("    ratio to (c)", f"{e2e_rate / in_rate:.0%}", "target >= 40%")
             row("    runs", ", ".join(f"{r['rate']:,.0f}" for r in one))
+            row("    CPU per line: worker/broker/bench (runs)", _cpu_per_line(one))
             row("    worker time in our stages / wall", _stage_share(one))
         if "e" not in skip:
-            two = [bench_end_to_end(work, corpus, 2) for _ in range(args.e2e_runs)]
+            two = [
+                bench_end_to_end(work, corpus, 2, args.py_spy, f"e{i}")
+                for i in range(args.e2e_runs)
+            ]
             two_rate = statistics.median(r["rate"] for r in two)
             row("(e) end to end, 2 workers, 2 partitions", f"{two_rate:,.0f} lines/s")
             if e2e_rate:
                 row("    ratio to (d)", f"{two_rate / e2e_rate:.2f}x", "target >= 1.7x")
             row("    runs", ", ".join(f"{r['rate']:,.0f}" for r in two))
+            row("    CPU per line: worker/broker/bench (runs)", _cpu_per_line(two))
             row("    worker time in our stages / wall", _stage_share(two))
         if "f" not in skip:
             lat = bench_latency(work, args.latency_s, args.latency_rate)

@@ -5,13 +5,21 @@ Settled on purpose (DESIGN.md §5):
   about half the session timeout (worker ready in ~6.5 s instead of ~31.5 s).
 - ``stream_wait_empty=False``: with the default, a worker whose agent crashed mid-send ignored
   SIGTERM for minutes; without it, it stops within seconds.
+- ``fetch_max_wait_ms`` (``Transport``): Faust fixes the consumer's at 1,500 ms; the
+  embedded broker holds an empty fetch that long even when data arrives meanwhile, and the
+  worker's stages feed each other, so each hop stalled ~0.5–1.5 s.
 - ``FlowControl``: resuming flow that is already running does not empty the agents' queues
   (Faust's does, and loses the messages fetched at the end of a table recovery).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import aiokafka
 import faust
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TransportT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
@@ -41,10 +49,33 @@ class FlowControl(FlowControlEvent):
         super().resume()
 
 
+class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust passes fetch_max_wait_ms=1500 with no setting to change it; the consumer reads
+        # the value when it starts (it builds its Fetcher then), which is after this.
+        consumer._fetch_max_wait_ms = get_settings().fetch_max_wait_ms
+        return consumer
+
+
+class _Consumer(aiokafka_driver.Consumer):
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Transport(aiokafka_driver.Transport):
+    """Faust's aiokafka transport with the worker consumer's fetch wait from the settings."""
+
+    Consumer = _Consumer
+
+
 class App(faust.App):
     @cached_property
     def flow_control(self) -> FlowControlEvent:
         return FlowControl(loop=self.loop)
+
+    def _new_transport(self) -> TransportT:
+        return Transport(self.conf.broker_consumer, self)
 
 
 codecs.register()
