@@ -291,7 +291,10 @@ class ProximityState:
     ) -> None:
         self.th = th
         self.boundary_distance_m = boundary_distance_m
+        #: every vessel's latest presence (the web page's vessels, the pairs' other side)
         self.vessels: dict[int, Presence] = {}
+        #: per cell, the vessels there that can pair (slow, not exempt): the only ones a
+        #: report can start a pair with
         self.members: dict[H3Cell, set[int]] = {}
         self.pairs: dict[tuple[int, int], PairState] = {}
         self.pairs_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
@@ -299,8 +302,8 @@ class ProximityState:
 
     def _forget(self, mmsi: int) -> None:
         old = self.vessels.pop(mmsi, None)
-        if old is None:
-            return
+        if old is None or not _can_pair(old, self.th):
+            return  # (only a vessel that can pair is a member of its cells)
         for cell in old.cells:
             members = self.members.get(cell)
             if members is not None:
@@ -310,7 +313,8 @@ class ProximityState:
 
     def _set_pair(self, key: tuple[int, int], state: PairState | None) -> None:
         if state is None:
-            self.pairs.pop(key, None)
+            if self.pairs.pop(key, None) is None:
+                return
             for m in key:
                 self.pairs_of[m].discard(key)
                 if not self.pairs_of[m]:
@@ -332,18 +336,23 @@ class ProximityState:
             return []  # moved out of this partition's cells
         self.vessels[x.mmsi] = x
         candidates: set[int] = set()
-        # Only a vessel that can pair starts one (encounter_step finds nothing else close),
-        # so a vessel under way is compared only with the pairs it is already in.
-        can_start = _can_pair(x, self.th)
-        for cell in x.cells:
-            members = self.members.get(cell)
-            if members is None:
-                members = self.members[cell] = set()
-            elif can_start:
-                candidates |= members
-            members.add(x.mmsi)
-        for key in self.pairs_of.get(x.mmsi, ()):
-            candidates.add(key[0] if key[1] == x.mmsi else key[1])
+        # Only two vessels that can pair start one (encounter_step finds nothing else close):
+        # the cells' member sets hold only those, and a vessel that cannot pair is compared
+        # only with the pairs it is already in.
+        if _can_pair(x, self.th):
+            for cell in x.cells:
+                members = self.members.get(cell)
+                if members is None:
+                    self.members[cell] = {x.mmsi}
+                else:
+                    candidates |= members
+                    members.add(x.mmsi)
+        pairs = self.pairs_of.get(x.mmsi)
+        if pairs:
+            for key in pairs:
+                candidates.add(key[0] if key[1] == x.mmsi else key[1])
+        if not candidates:
+            return []
         candidates.discard(x.mmsi)
         findings: list[Finding] = []
         for other in sorted(candidates):
