@@ -81,6 +81,15 @@ def _fan_out(home: H3Cell, partitions: int) -> tuple[tuple[int, tuple[H3Cell, ..
     return tuple((p, tuple(cells)) for p, cells in sorted(out.items()))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def hosted_cells(home: H3Cell, partitions: int, partition: int) -> tuple[H3Cell, ...]:
+    """The cells of ``home``'s ring that ``partition`` hosts (what :func:`fan_out` sends it).
+
+    Cached, so every presence in a cell shares one tuple of the same strings.
+    """
+    return dict(_fan_out(home, partitions)).get(partition, ())
+
+
 def home_cell(lat: float, lon: float) -> H3Cell:
     """A vessel's presence cell."""
     return latlng_to_cell(lat, lon, PRESENCE_RES)
@@ -127,18 +136,31 @@ class Presence:
         )
 
     @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> Presence:
-        """The presence from the track stage's record as orjson parsed it (every key there,
-        JSON types already right): slots filled through their descriptors, about half the cost of
-        :meth:`from_dict`, which takes anything else (a missing key, a non-string cell)."""
+    def from_wire(cls, d: dict[str, Any], partition: int, partitions: int) -> Presence:
+        """The presence from the track stage's record as orjson parsed it, on ``partition``.
+
+        The record names no cells: they are the ones of its home's ring that this partition
+        hosts (:func:`hosted_cells`, the same the sender fanned out to), except for a record
+        with ``"cells": []`` (the vessel moved away from every cell here: forget it). Slots are
+        filled through their descriptors; anything the fast path cannot take (a missing key, a
+        non-string cell) goes through :meth:`from_dict`.
+        """
         try:
             p = object.__new__(cls)
             for name, setter in _PRESENCE_SETTERS:
                 setter(p, d[name])
-            _set_home(p, sys.intern(d["home"]))
-            _set_cells(p, tuple(map(sys.intern, d["cells"])))
+            home = d["home"]
+            cells = d.get("cells")
+            # Interned: a cell's index is shared by every presence in it (spans hold many).
+            _set_home(p, sys.intern(home))
+            if cells is None:
+                _set_cells(p, hosted_cells(home, partitions, partition))
+            else:
+                _set_cells(p, tuple(map(sys.intern, cells)))
         except (KeyError, TypeError):
-            return cls.from_dict(d)
+            if "cells" in d:
+                return cls.from_dict(d)
+            return cls.from_dict({**d, "cells": hosted_cells(d["home"], partitions, partition)})
         return p
 
 

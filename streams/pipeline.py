@@ -11,7 +11,9 @@ orjson bytes:
   partition in order with the reports (the event-time watermark and station liveness).
 - ``mda.presence``: ``{"presence": [record | tick], "from": track partition}``, each position
   fanned out to its H3 res-7 cell and ring, one record per destination partition
-  (``crc32(cell) % partitions``), consumed by :mod:`streams.proximity`.
+  (``crc32(cell) % partitions``), consumed by :mod:`streams.proximity`. A record names no
+  cells (the receiver knows which cells of the ring it hosts), except ``"cells": []`` to a
+  partition that hosted the vessel's previous ring but none of the new one (forget it).
 - ``mda.alerts``: one ``mda.alert/1`` object per message, key = MMSI.
 - control records ``{"ctl": "eof", "run": …, "source": …}`` follow a source's last line
   through every stage (to every partition), carrying per-stage counts, so ``mda run`` knows
@@ -480,7 +482,7 @@ class TrackStage:
             "imo": new.imo,
         }
         for p, cells in dest.items():
-            presence[p].append({**record, "cells": cells})
+            presence[p].append({**record, "cells": []} if not cells else record)
 
     def apply_references(self, items: list[tuple[str, str, Any, int]]) -> None:
         """Apply ISPS reference records (kind, key, JSON value or None, offset) to the context.

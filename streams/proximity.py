@@ -116,7 +116,7 @@ class ProximityStage:
                 self._close_span(s, sender, int(d["tick"]))
             else:
                 records += 1
-                s.pending[sender].append(Presence.from_wire(d))
+                s.pending[sender].append(Presence.from_wire(d, partition, self.partitions))
         for s in touched.values():
             found, identities = self._release(s)
             findings += found

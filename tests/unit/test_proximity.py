@@ -260,8 +260,10 @@ def test_encounter_step_is_pure() -> None:
 
 
 def test_presence_from_wire_equals_from_dict() -> None:
-    """The fast parse of the track stage's record gives the same presence, types and all;
-    a record it cannot take (a missing key, a non-string cell) goes through from_dict."""
+    """The fast parse of the track stage's record gives the same presence, types and all: its
+    cells are the ones of the ring the receiving partition hosts (the record names none), or
+    none for a record that says ``"cells": []``; a record it cannot take (a missing key, a
+    non-string cell) goes through from_dict."""
     home = home_cell(*ERIE)
     record = {
         "mmsi": 316001234,
@@ -275,14 +277,21 @@ def test_presence_from_wire_equals_from_dict() -> None:
         "home": home,
         "name": "ALGOMA",
         "imo": 9600000,
-        "cells": sorted(grid_disk(home, 1))[:3],
     }
     d = orjson.loads(orjson.dumps(record))
-    fast, slow = Presence.from_wire(d), Presence.from_dict(d)
-    assert fast == slow
-    assert [type(getattr(fast, f.name)) for f in dataclasses.fields(Presence)] == [
-        type(getattr(slow, f.name)) for f in dataclasses.fields(Presence)
-    ]
-    partial = {k: v for k, v in d.items() if k not in ("imo", "cells", "exempt")}
-    assert Presence.from_wire(partial) == Presence.from_dict(partial)
-    assert Presence.from_wire(partial).cells == ()
+    ring = fan_out(home, 4)
+    assert sum(len(c) for c in ring.values()) == 7
+    for partition in range(4):
+        fast = Presence.from_wire(d, partition, 4)
+        slow = Presence.from_dict({**d, "cells": list(ring.get(partition, ()))})
+        assert fast == slow
+        assert [type(getattr(fast, f.name)) for f in dataclasses.fields(Presence)] == [
+            type(getattr(slow, f.name)) for f in dataclasses.fields(Presence)
+        ]
+    # Told to forget: no cells, whatever the partition hosts.
+    gone = orjson.loads(orjson.dumps({**record, "cells": []}))
+    assert all(Presence.from_wire(gone, p, 4).cells == () for p in range(4))
+    partial = {k: v for k, v in d.items() if k not in ("imo", "exempt")}
+    p0 = next(iter(ring))
+    assert Presence.from_wire(partial, p0, 4) == Presence.from_dict({**partial, "cells": ring[p0]})
+    assert Presence.from_wire(partial, p0, 4).cells == ring[p0]
