@@ -264,6 +264,12 @@ _MAX_SEGMENT_DEG = 0.05
 _Candidates = tuple[Any, Any, Any] | list[tuple[float, ...]]
 _AREA_CELL_DEG = 0.25
 _DISTANCE_MEMO_MAX = 200_000
+#: near_boundary's fine cells (~1 km): distance of the centre, and the cell's reach from it.
+_NEAR_CELL_DEG = 0.01
+_NEAR_MEMO_MAX = 100_000
+#: Slack of the bounds, far above the centimetres by which the chord search can differ from
+#: an exact distance to the lines, so a bound decides only where the search would agree.
+_BOUND_SLACK_M = 1.0
 
 
 def _cell_of(lat: float, lon: float, cell_deg: float) -> tuple[int, int]:
@@ -500,6 +506,7 @@ class Geography:
         self._distance_memo: dict[tuple[float, float], float] = {}
         # Memo: 0.25° cell -> a lower bound (m) of the boundary distance of any point in it.
         self._cell_bound_m: dict[tuple[int, int], float] = {}
+        self._near_cells: dict[tuple[int, int], tuple[float, float]] = {}
 
     @classmethod
     def load(cls, extra_zones: Path | None = None) -> Geography:
@@ -573,24 +580,43 @@ class Geography:
     def near_boundary(self, lat: float, lon: float, within_m: float) -> bool:
         """True when the position is within ``within_m`` of the boundary lines.
 
-        Far from the line, a per-0.25°-cell lower bound (distance of the cell's centre minus
-        its half-diagonal) answers without the nearest-point search: a fleet in the Baltic or
-        the Gulf of Mexico costs one dict lookup per report.
+        The distance to the lines changes by at most the distance moved (triangle
+        inequality), so a cell's centre bounds every position in it: far from the line, a
+        per-0.25°-cell lower bound answers (a fleet in the Baltic or the Gulf of Mexico costs
+        one dict lookup per report); nearer, a per-0.01°-cell pair of bounds does, and only a
+        position whose ~1 km cell straddles ``within_m`` needs the nearest-point search.
         """
         key = _cell_of(lat, lon, _AREA_CELL_DEG)
         bound = self._cell_bound_m.get(key)
         if bound is None:
-            lat0, lon0 = key[0] * _AREA_CELL_DEG, key[1] * _AREA_CELL_DEG
-            clat, clon = lat0 + _AREA_CELL_DEG / 2, lon0 + _AREA_CELL_DEG / 2
-            half_diagonal_m = max(
-                distance_m(clat, clon, lat0, lon0),
-                distance_m(clat, clon, lat0, lon0 + _AREA_CELL_DEG),
-            )
-            centre_m = self._boundary.legal.nearest(clat, clon)[0]
-            bound = self._cell_bound_m[key] = centre_m - half_diagonal_m
+            centre_m, reach_m = self._cell_reach(key, _AREA_CELL_DEG)
+            bound = self._cell_bound_m[key] = centre_m - reach_m
         if bound > within_m:
             return False
+        key = _cell_of(lat, lon, _NEAR_CELL_DEG)
+        near = self._near_cells.get(key)
+        if near is None:
+            if len(self._near_cells) >= _NEAR_MEMO_MAX:
+                self._near_cells.clear()
+            near = self._near_cells[key] = self._cell_reach(key, _NEAR_CELL_DEG)
+        centre_m, reach_m = near
+        if centre_m - reach_m - _BOUND_SLACK_M > within_m:
+            return False
+        if centre_m + reach_m + _BOUND_SLACK_M < within_m:
+            return True
         return self.boundary_distance_m(lat, lon) <= within_m
+
+    def _cell_reach(self, key: tuple[int, int], cell_deg: float) -> tuple[float, float]:
+        """(metres from the cell's centre to the lines, metres from the centre to its farthest
+        corner)."""
+        lat0, lon0 = key[0] * cell_deg, key[1] * cell_deg
+        clat, clon = lat0 + cell_deg / 2, lon0 + cell_deg / 2
+        reach_m = max(
+            distance_m(clat, clon, lat0 + dlat, lon0 + dlon)
+            for dlat in (0.0, cell_deg)
+            for dlon in (0.0, cell_deg)
+        )
+        return self._boundary.legal.nearest(clat, clon)[0], reach_m
 
     def side_of_boundary(self, lat: float, lon: float) -> Side | None:
         """ "CA" or "US" by side of the boundary; None outside 24–85 N, 180–50 W or on it."""

@@ -194,6 +194,33 @@ def test_distance_far_away_is_sane(geo: Geography) -> None:
     assert 200_000 < geo.boundary_distance_m(44.63, -63.55) < 330_000
 
 
+def test_near_boundary_agrees_with_the_distance(geo: Geography) -> None:
+    """The cell bounds of near_boundary change its speed, never its answer: positions along
+    and across the line (Great Lakes, St. Lawrence, 49th parallel, far away), including
+    positions a few metres either side of the threshold, against boundary_distance_m."""
+    import random
+
+    rng = random.Random(7)
+    fresh = Geography.load()  # its own memos, filled by these queries in this order
+    thresholds = (500.0, 5_000.0, 9_260.0, 20_000.0)
+    positions = [(rng.uniform(41.5, 49.5), rng.uniform(-92.5, -66.5)) for _ in range(3_000)]
+    for lat, lon in list(positions[:300]):
+        # Put some exactly around a threshold: walk north until the distance crosses it.
+        d0 = geo.boundary_distance_m(lat, lon)
+        for within in thresholds:
+            if d0 < within:
+                step = (within - d0) / 111_000
+                positions += [(lat + step * f, lon) for f in (0.999, 1.0, 1.001)]
+    decided = {True: 0, False: 0}
+    for lat, lon in positions:
+        exact = geo.boundary_distance_m(lat, lon)
+        for within in thresholds:
+            near = fresh.near_boundary(lat, lon, within)
+            assert near == (exact <= within), (lat, lon, within, exact)
+            decided[near] += 1
+    assert decided[True] > 500 and decided[False] > 5_000  # both answers were exercised
+
+
 @pytest.mark.parametrize(
     ("name", "lat", "lon", "expected"),
     [
