@@ -702,6 +702,12 @@ def main() -> None:
     ap.add_argument("--e2e-runs", type=int, default=3)
     ap.add_argument("--latency-s", type=float, default=8.0)
     ap.add_argument("--latency-rate", type=int, default=10_000, help="input lines/s for (f)")
+    ap.add_argument(
+        "--latency-low-rate",
+        type=int,
+        default=3_000,
+        help="input lines/s of a second (f) run below one worker's capacity (0: skip)",
+    )
     ap.add_argument("--vessels", type=int, default=200_000)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: a,c,d,e,f,g")
     ap.add_argument(
@@ -778,6 +784,12 @@ def main() -> None:
                 "target p50 < 200, p99 < 1000",
             )
             row("    max", f"{lat['max']:,.0f} ms")
+            if args.latency_low_rate:
+                low = bench_latency(work, args.latency_s, args.latency_low_rate)
+                row(
+                    f"    below capacity: at {low.get('input_rate', 0.0):,.0f} lines/s",
+                    f"p50 {low['p50']:,.0f} ms, p99 {low['p99']:,.0f} ms",
+                )
     if "g" not in skip:
         m = bench_memory(args.vessels)
         row(
