@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -39,6 +40,8 @@ from streams.topics import TopicNames
 
 #: Closes every span at the end of a source.
 _END = 2**62
+_TICK_SENDER = itemgetter(0, 1)
+_TICK_TIME_MMSI = itemgetter(0, 1, 2)
 
 
 @dataclass
@@ -143,10 +146,10 @@ class ProximityStage:
             return [], s.identities
         s.spans = [sp for sp in s.spans if sp[0] > watermark]
         records: list[tuple[int, int, int, Presence]] = []
-        for tick, _, span in sorted(ready, key=lambda sp: (sp[0], sp[1])):
+        for tick, _, span in sorted(ready, key=_TICK_SENDER):
             records += [(tick, p.event_ms, p.mmsi, p) for p in span]
         # Stable: one vessel's records keep their order (they all come from one partition).
-        records.sort(key=lambda r: (r[0], r[1], r[2]))
+        records.sort(key=_TICK_TIME_MMSI)
         findings: list[Finding] = []
         for _, _, _, p in records:
             if p.name is not None or p.imo is not None:
