@@ -228,6 +228,9 @@ def current_state(bootstrap: str, names: AlertTopicNames, alert_id: str) -> dict
                 for rec in records:
                     if rec.key == key:
                         found = None if rec.value is None else orjson.loads(rec.value)
+            # The embedded broker (Tansu) reports a partition's end as its last batch's base
+            # offset + 1 (streams.admin.seal_changelogs); a fetch's high watermark is exact.
+            end = max(end, consumer.highwater(tp) or 0)
         return found
     finally:
         consumer.close()

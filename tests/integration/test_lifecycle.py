@@ -67,14 +67,28 @@ def read_all(broker: EmbeddedBroker, topic: str, partitions: int) -> list[dict[s
 
 
 def uncommitted(bootstrap: str, group: str, topic: str, partitions: int) -> int:
-    """Messages on ``topic`` that ``group`` has not committed yet."""
+    """Messages on ``topic`` that ``group`` has not committed yet.
+
+    The end of each partition is the high watermark of a fetch: the embedded broker's
+    ListOffsets answers its last batch's base offset + 1 (streams.admin.seal_changelogs).
+    """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends: dict[int, int] = {}
+        deadline = time.monotonic() + 10
+        while len(ends) < partitions and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=200)
+            for tp in tps:
+                hw = consumer.highwater(tp)
+                if hw is not None:
+                    ends[tp.partition] = hw
     finally:
         consumer.close()
     committed = committed_offsets(bootstrap, group, topic)
-    return sum(end - committed.get(tp.partition, 0) for tp, end in ends.items())
+    return sum(end - committed.get(p, 0) for p, end in ends.items())
 
 
 def act(alert_id: str, action: str, **kw: Any) -> Any:
