@@ -123,6 +123,8 @@ class VesselTrack:
         return VesselIdentity(imo=self.imo, name=self.name, flag=flag)
 
     def open_alert(self, rule: str, key: str = "") -> OpenAlert | None:
+        if not self.open_alerts:  # most tracks, asked by several rules per report
+            return None
         return next((a for a in self.open_alerts if a.rule == rule and a.key == key), None)
 
     def evolve(self, **changes: Any) -> VesselTrack:

@@ -77,6 +77,8 @@ def _is_ship(mmsi: int) -> bool:
 
 
 def _isps_zones(track: VesselTrack, ctx: RuleContext) -> list[Zone]:
+    if not track.zones:  # open water: most reports, asked by several ISPS rules each
+        return []
     return [z for z in (ctx.find_zone(i) for i in track.zones) if z is not None and is_isps_zone(z)]
 
 
@@ -144,7 +146,7 @@ def _where(zone: Zone, ref: ReferenceData) -> dict[str, Any]:
 
 
 def _has_open(track: VesselTrack, rule: str) -> bool:
-    return any(a.rule == rule for a in track.open_alerts)
+    return bool(track.open_alerts) and any(a.rule == rule for a in track.open_alerts)
 
 
 def _close_visit(
