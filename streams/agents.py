@@ -11,7 +11,7 @@ import logging
 import os
 import time
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import faust
@@ -105,6 +105,11 @@ async def _send(outs: list[Out]) -> None:
         await topics_by_name[o.topic].send(key=o.key, value=o.value, partition=o.partition)
 
 
+@functools.lru_cache(maxsize=64)
+def _decoded_counter(msg_type: int) -> Any:
+    return metrics.MESSAGES_DECODED.labels(msg_type=str(msg_type))
+
+
 @app.agent(raw_topic)
 async def decode(stream: Any) -> None:
     async for event in stream.events():
@@ -112,10 +117,12 @@ async def decode(stream: Any) -> None:
         outs = _decode_stage.handle(event.value)
         await _send(outs)
         metrics.LINES_READ.inc(_decode_stage.last_lines)
-        for t in _decode_stage.last_decoded_types:
-            metrics.MESSAGES_DECODED.labels(msg_type=str(t)).inc()
-        for r in _decode_stage.last_rejects:
-            metrics.MESSAGES_REJECTED.labels(reason=r.reason).inc()
+        # One increment per label value per batch (a labels() lookup per line was ~3% of the
+        # worker's samples).
+        for t, count in Counter(_decode_stage.last_decoded_types).items():
+            _decoded_counter(t).inc(count)
+        for reason, count in Counter(r.reason for r in _decode_stage.last_rejects).items():
+            metrics.MESSAGES_REJECTED.labels(reason=reason).inc(count)
         metrics.STAGE_SECONDS.labels(stage="decode").observe(time.perf_counter() - started)
 
 
