@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import time
 import weakref
 from collections import Counter, defaultdict
@@ -197,7 +196,7 @@ async def track(stream: Any) -> None:
     stage = _track_stage
     rejected_refs = stage.reference_rejects
     manual = _track_stream = stream.noack()
-    trace_offsets = bool(os.environ.get("MDA_TRACE_OFFSETS"))
+    trace_offsets = settings.trace_offsets
     async for event in manual.events():
         started = time.perf_counter()
         partition = event.message.partition

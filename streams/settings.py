@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     #: Lines per ais.raw message (replay micro-batch).
     raw_batch_lines: int = 500
     log_level: str = "info"
+    #: Log every ais.reports offset the track agent is handed ("TRACK-OFFSET partition
+    #: offset", at warning level), to check delivery (tests/integration/test_startup_backlog.py).
+    trace_offsets: bool = False
     #: Alert routing: audience → nations an alert must be releasable to (``mda.alerts.<aud>``).
     alert_routes_json: str = '{"ca": ["CAN"], "us": ["USA"], "bi": ["CAN", "USA"]}'
     #: Minimum event time between two forwarded updates of one alert (repeats are counted).
