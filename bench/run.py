@@ -459,13 +459,16 @@ def bench_end_to_end(
             nonlocal alerts
             alerts += 1
 
+        def send_all() -> None:
+            for source, values, part in plan:
+                send_source(producer, c, source, values, run, part)
+            producer.flush()
+
         if preload:
             for w in c.workers:
                 os.kill(w.pid, signal.SIGSTOP)
             try:
-                for source, values, part in plan:
-                    send_source(producer, c, source, values, run, part)
-                producer.flush()
+                send_all()
             finally:
                 for w in c.workers:
                     os.kill(w.pid, signal.SIGCONT)
@@ -475,9 +478,7 @@ def bench_end_to_end(
         with profiled(c, profile, label):
             started = time.monotonic()
             if not preload:
-                for source, values, part in plan:
-                    send_source(producer, c, source, values, run, part)
-                producer.flush()
+                send_all()
             sent = time.monotonic()
             done = wait_eofs(
                 consumer, c, run, len(plan) * PARTITIONS * PARTITIONS * 2, 600, on_alert=count

@@ -87,6 +87,7 @@ def uncommitted(bootstrap: str, group: str, topic: str, partitions: int) -> int:
                     ends[tp.partition] = hw
     finally:
         consumer.close()
+    assert len(ends) == partitions, f"no high watermark for every partition of {topic}: {ends}"
     committed = committed_offsets(bootstrap, group, topic)
     return sum(end - committed.get(p, 0) for p, end in ends.items())
 
