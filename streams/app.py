@@ -10,10 +10,15 @@ Settled on purpose (DESIGN.md §5):
   worker's stages feed each other, so each hop stalled ~0.5–1.5 s.
 - ``FlowControl``: resuming flow that is already running does not empty the agents' queues
   (Faust's does, and loses the messages fetched at the end of a table recovery).
+- ``seek_to_committed`` (``_ConsumerThread``): a stream partition with no committed offset is
+  sought to where ``consumer_auto_offset_reset`` says (the beginning) instead of left where
+  the fetcher got to; otherwise what was fetched and dropped during a rebalance is never
+  fetched again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiokafka
@@ -37,10 +42,10 @@ class FlowControl(FlowControlEvent):
     stream partitions, awaits the seek to the committed offsets with flow already running
     (it was resumed to read the changelogs), and only then calls ``resume()`` again: the
     messages fetched during the seek are dropped from the queues, although the fetch
-    position is already past them (a partition without a committed offset is not even
-    sought). They are never delivered nor acknowledged; Faust's consumer then commits over
-    a single missing offset (``Consumer._new_offset`` checks ``min(acked) - committed > 1``)
-    or never commits the partition again. Upstream: faust-streaming/faust#596.
+    position is already past them. They are never delivered nor acknowledged; Faust's
+    consumer then commits over a single missing offset (``Consumer._new_offset`` checks
+    ``min(acked) - committed > 1``) or never commits the partition again. Upstream:
+    faust-streaming/faust#596.
     """
 
     def resume(self) -> None:
@@ -56,6 +61,37 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         # the value when it starts (it builds its Fetcher then), which is after this.
         consumer._fetch_max_wait_ms = get_settings().fetch_max_wait_ms
         return consumer
+
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        return await self.call_thread(self._seek_to_committed_or_reset)
+
+    async def _seek_to_committed_or_reset(self) -> Mapping[Any, int]:
+        """Seek every partition to its committed offset, and one with none to the reset point.
+
+        Faust drops the messages it fetched while a rebalance stopped the flow (the agents'
+        queues are emptied; a fetch that lands while flow is stopped is discarded) and counts
+        on this seek to fetch them again. aiokafka's ``seek_to_committed`` leaves a partition
+        without a committed offset (a new group, new partitions, expired offsets, a broker
+        that lost its log) where the fetcher got to, so those messages were never read:
+        seen as a worker that read nothing after the embedded broker restarted. Changelog
+        partitions are Faust's recovery's to place and are left alone. A message processed
+        and not yet committed is processed again (at least once), as after any rebalance.
+        """
+        consumer = self._ensure_consumer()
+        committed: Mapping[Any, int] = await consumer.seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        fresh = [
+            tp
+            for tp, offset in committed.items()
+            if (offset is None or offset <= 0) and tp.topic not in changelogs
+        ]
+        if fresh:
+            reset = self.app.conf.consumer_auto_offset_reset
+            if reset == "earliest":
+                await consumer.seek_to_beginning(*fresh)
+            elif reset == "latest":
+                await consumer.seek_to_end(*fresh)
+        return committed
 
 
 class _Consumer(aiokafka_driver.Consumer):

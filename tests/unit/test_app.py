@@ -56,3 +56,37 @@ def test_resuming_running_flow_keeps_the_queues() -> None:
         return kept, queue.qsize()
 
     assert asyncio.run(run()) == (1, 0)
+
+
+def test_a_partition_without_a_committed_offset_is_sought_to_the_beginning() -> None:
+    """aiokafka's seek_to_committed leaves a partition with no committed offset where the
+    fetcher got to, so what Faust fetched and dropped during a rebalance was never read
+    again (the broker-restart fault test lost every line sent after the restart)."""
+    from aiokafka import TopicPartition
+
+    import streams.agents  # noqa: F401  (defines the tables, which name their changelogs)
+    from streams.app import _ConsumerThread, app
+
+    raw0, raw1 = TopicPartition("x.ais.raw", 0), TopicPartition("x.ais.raw", 1)
+    reports = TopicPartition("x.ais.reports", 0)
+    changelog = TopicPartition(f"{app.conf.id}-tracks-changelog", 0)
+
+    class Consumer:
+        beginning: tuple[TopicPartition, ...] = ()
+
+        async def seek_to_committed(self) -> dict[TopicPartition, int | None]:
+            return {raw0: 17, raw1: None, reports: 0, changelog: None}
+
+        async def seek_to_beginning(self, *tps: TopicPartition) -> bool:
+            self.beginning = tps
+            return True
+
+    fake = Consumer()
+    thread = _ConsumerThread.__new__(_ConsumerThread)
+    thread.app = app
+    thread._ensure_consumer = lambda: fake  # type: ignore[method-assign,assignment,return-value]
+    assert changelog.topic in app.tables.changelog_topics
+
+    committed = asyncio.run(thread._seek_to_committed_or_reset())
+    assert committed[raw0] == 17
+    assert set(fake.beginning) == {raw1, reports}
