@@ -18,6 +18,7 @@ Settled on purpose (DESIGN.md §5):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,8 @@ from mode.utils.queues import FlowControlEvent
 
 from streams import codecs
 from streams.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 class FlowControl(FlowControlEvent):
@@ -87,6 +90,12 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         ]
         if fresh:
             reset = self.app.conf.consumer_auto_offset_reset
+            log.info(
+                "no committed offset for %d partitions (%s): fetching them from the %s",
+                len(fresh),
+                ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in fresh)),
+                "beginning" if reset == "earliest" else reset,
+            )
             if reset == "earliest":
                 await consumer.seek_to_beginning(*fresh)
             elif reset == "latest":

@@ -97,10 +97,14 @@ def send_lines(bootstrap: str, topic: str, lines: list[str], source: str, first:
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:
         recs = [RawLine(source, first + i, t, 0).to_dict() for i, t in enumerate(lines)]
-        for i in range(0, len(recs), 20):
-            value = orjson.dumps({"lines": recs[i : i + 20]})
-            producer.send(topic, key=source.encode(), value=value)
+        key = source.encode()
+        futures = [
+            producer.send(topic, key=key, value=orjson.dumps({"lines": recs[i : i + 20]}))
+            for i in range(0, len(recs), 20)
+        ]
         producer.flush(timeout=30)
+        for f in futures:
+            f.get(timeout=30)  # a send that failed fails the test here, not as a "loss"
     finally:
         producer.close()
     return len(lines)
@@ -155,9 +159,19 @@ def test_worker_and_producer_carry_on_after_a_broker_restart(tmp_path: Path) -> 
             broker = start_broker(port=port, log_path=tmp_path / "broker2.log")
             ensure_topics(broker.bootstrap, topic_specs(settings_for(prefix)))
             after = send_lines(broker.bootstrap, raw, lines[half:], "after", half)
-            wait_for(
-                lambda: lines_read(web_port) >= before + after, 50, "lines sent after the restart"
-            )
+            try:
+                wait_for(
+                    lambda: lines_read(web_port) >= before + after,
+                    50,
+                    "lines sent after the restart",
+                )
+            except AssertionError as exc:
+                read = lines_read(web_port)
+                on_raw = raw_lines_on(broker.bootstrap, raw)
+                raise AssertionError(
+                    f"{exc}: {read:.0f} of {before} + {after} lines read, {on_raw} lines on "
+                    f"{raw} after the restart\n{log_tail(log)}"
+                ) from None
             assert proc.poll() is None
             # Every report of the lines sent after the restart reached ais.reports (at least
             # once: the group's offsets died with the broker, so a batch may be re-read).
