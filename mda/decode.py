@@ -23,7 +23,7 @@ fragment's own timestamp).
 from __future__ import annotations
 
 from binascii import b2a_base64
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -144,9 +144,26 @@ class Decoder:
     def feed(self, raw: RawLine) -> DecodeResult:
         """Decode one physical line; bad data becomes rejects, never an exception."""
         result = DecodeResult()
+        self._feed_into(raw, result)
+        return result
+
+    def feed_many(self, raws: Iterable[RawLine]) -> DecodeResult:
+        """:meth:`feed` for consecutive lines, into one result.
+
+        The same reports, rejects and decoded types, in the same order, as feeding the lines
+        one by one and concatenating the results — without a result per line (the decode
+        stage feeds a batch of lines per Kafka message).
+        """
+        result = DecodeResult()
+        feed_into = self._feed_into
+        for raw in raws:
+            feed_into(raw, result)
+        return result
+
+    def _feed_into(self, raw: RawLine, result: DecodeResult) -> None:
         if raw.csv_header is not None:
             self._feed_csv(raw, result)
-            return result
+            return
         text = raw.text
         if plain_sentence(text):
             # One bare sentence (most lines of most feeds): no envelope to take apart.
@@ -154,7 +171,7 @@ class Decoder:
             if state is None:
                 state = self._sources[raw.source] = _SourceState()
             self._sentence(raw, SentencePart(text.encode("ascii")), state, result)
-            return result
+            return
         sentences, problems, context_ms = parse_line(text)
         for problem in problems:
             result.rejects.append(
@@ -167,7 +184,6 @@ class Decoder:
             state.context_ms = context_ms
         for part in sentences:
             self._sentence(raw, part, state, result)
-        return result
 
     def sources(self) -> frozenset[str]:
         """Sources whose state (fragments, clocks, ``$PGHP`` time) is held (for tests)."""

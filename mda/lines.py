@@ -180,6 +180,16 @@ def parse_line(text: str) -> ParsedLine:
         if problems:
             return ParsedLine(tuple(sentences), tuple(problems))
         return ParsedLine(tuple(sentences))
+    if c0 == "$" and "\\" not in s and "!" not in s and s.count("$") == 1:
+        # One non-AIS sentence (a receiver's GPS, compass and wind lines; a $PGHP time):
+        # the line is the whole of its only segment, as _parse_segments would find it.
+        sentences = []
+        problems = []
+        context = []
+        _segment(None, s, prefix_ms, sentences, problems, context)
+        if not (sentences or problems or context):  # pragma: no cover - _segment yields
+            problems.append(LineProblem(RejectReason.NOT_NMEA, "no sentence"))
+        return ParsedLine(tuple(sentences), tuple(problems), context[-1] if context else None)
     end = s.find("\\", 1)
     if (
         c0 == "\\"

@@ -191,3 +191,36 @@ def test_tag_block_without_checksum_is_rejected() -> None:
 def test_junk_after_checksum() -> None:
     parsed = parse_line("!AIVDM,1,1,,A,13prmQ?P001EOA4OC3h@u?vl20SR,0*7Fjunk")
     assert reasons(parsed) == [RejectReason.MALFORMED_SENTENCE]
+
+
+def test_one_dollar_sentence_fast_path_matches_the_segment_scan() -> None:
+    """A line that is one ``$`` sentence skips the segment regex; it must give exactly what
+    the scan gives, on every such line of the real recordings and on generated ones."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mda.lines import _parse_segments
+    from tests.conftest import SHARED_DATA
+
+    def check(text: str) -> None:
+        s = text.strip()
+        if s[:1] == "$" and s.isascii() and len(text) <= MAX_LINE_CHARS:
+            assert parse_line(text) == _parse_segments(s, None), text
+
+    seen = 0
+    for path in sorted(SHARED_DATA.glob("ais_nmea/*")):
+        for line in path.read_text(encoding="ascii", errors="replace").splitlines():
+            if line.strip()[:1] == "$":
+                check(line)
+                seen += 1
+    assert seen > 1000
+
+    body = st.text(alphabet="$!,*PGHPSDGAIVDMO0123456789ABCDEFrb \t.-", max_size=80)
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.sampled_from(["$PGHP,1,2010,6,11,11,46,15,657,219,,2190065,1,06*21", "$SDHDG"]), body)
+    def prop(head: str, tail: str) -> None:
+        check(head + tail)
+        check("$" + tail)
+
+    prop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import orjson
 
 from mda.geo import Geography
@@ -10,7 +13,7 @@ from mda.model import RawLine
 from mda.rules.context import RuleContext
 from mda.track import VesselTrack
 from replay.scenarios import great_lakes_demo
-from streams.pipeline import TICK_MS, DecodeStage, TrackStage
+from streams.pipeline import TICK_MS, DecodeStage, Out, TrackStage
 from streams.settings import Settings
 from streams.topics import TopicNames, partition_for_mmsi
 
@@ -109,3 +112,50 @@ def test_tracks_expire_after_their_feed_moves_on_by_the_ttl() -> None:
             track.handle(o.value, o.partition)
     assert set(tracks) == {366100002}
     assert track.expired == 1
+
+
+def _per_partition(outs: list[Out]) -> tuple[dict[int, list[Any]], list[bytes]]:
+    items: dict[int, list[Any]] = {}
+    for o in outs:
+        if o.topic == NAMES.reports:
+            items.setdefault(o.partition, []).extend(orjson.loads(o.value)["reports"])
+    return items, [o.value for o in outs if o.topic == NAMES.rejected]
+
+
+def test_one_source_batches_and_mixed_batches_give_the_same_outputs(shared_data: Path) -> None:
+    """A batch of one source goes through ``Decoder.feed_many`` at once, a mixed one line by
+    line; the reports, ticks, rejects and counts must not depend on which way a line went."""
+    a = (shared_data / "ais_nmea" / "dma_gatehouse_stream_example.txt").read_text().splitlines()
+    b = (shared_data / "ais_nmea" / "signalk_gofree-merrimac_nonstd_vdm.log").read_text()
+    b_lines = b.splitlines()[:3000]
+
+    def recs(lines: list[str], source: str) -> list[dict[str, object]]:
+        return [RawLine(source, i, t, 1_700_000_000_000).to_dict() for i, t in enumerate(lines)]
+
+    ra, rb = recs(a, "a"), recs(b_lines, "b")
+    separate = DecodeStage(NAMES, 3)
+    outs_sep: list[Out] = []
+    for i in range(0, max(len(ra), len(rb)), 200):
+        outs_sep += separate.handle(orjson.dumps({"lines": ra[i : i + 200]}))
+        outs_sep += separate.handle(orjson.dumps({"lines": rb[i : i + 200]}))
+    mixed = DecodeStage(NAMES, 3)
+    outs_mix: list[Out] = []
+    for i in range(0, max(len(ra), len(rb)), 200):
+        outs_mix += mixed.handle(orjson.dumps({"lines": ra[i : i + 200] + rb[i : i + 200]}))
+
+    def by_source(items: dict[int, list[Any]]) -> dict[tuple[int, str], list[Any]]:
+        out: dict[tuple[int, str], list[Any]] = {}
+        for p, xs in items.items():
+            for x in xs:
+                out.setdefault((p, x["source"]), []).append(x)
+        return out
+
+    sep_items, sep_rejects = _per_partition(outs_sep)
+    mix_items, mix_rejects = _per_partition(outs_mix)
+    assert sum(len(v) for v in sep_items.values()) > 3000
+    assert len(sep_rejects) > 1000
+    assert by_source(mix_items) == by_source(sep_items)
+    assert sorted(mix_rejects) == sorted(sep_rejects)
+    assert {s: c.to_dict() for s, c in mixed.counts.items()} == {
+        s: c.to_dict() for s, c in separate.counts.items()
+    }
