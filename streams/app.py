@@ -11,9 +11,9 @@ Settled on purpose (DESIGN.md §5):
 - ``FlowControl``: resuming flow that is already running does not empty the agents' queues
   (Faust's does, and loses the messages fetched at the end of a table recovery).
 - ``seek_to_committed`` (``_ConsumerThread``): a stream partition with no committed offset is
-  sought to where ``consumer_auto_offset_reset`` says (the beginning) instead of left where
-  the fetcher got to; otherwise what was fetched and dropped during a rebalance is never
-  fetched again.
+  sought to just after the last message delivered (or to the beginning when none was)
+  instead of left where the fetcher got to; otherwise what was fetched and dropped during a
+  rebalance is never fetched again.
 """
 
 from __future__ import annotations
@@ -69,37 +69,49 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         return await self.call_thread(self._seek_to_committed_or_reset)
 
     async def _seek_to_committed_or_reset(self) -> Mapping[Any, int]:
-        """Seek every partition to its committed offset, and one with none to the reset point.
+        """Seek every partition to its committed offset; one without, to after what was
+        delivered.
 
-        Faust drops the messages it fetched while a rebalance stopped the flow (the agents'
-        queues are emptied; a fetch that lands while flow is stopped is discarded) and counts
-        on this seek to fetch them again. aiokafka's ``seek_to_committed`` leaves a partition
-        without a committed offset (a new group, new partitions, expired offsets, a broker
-        that lost its log) where the fetcher got to, so those messages were never read:
-        seen as a worker that read nothing after the embedded broker restarted. Changelog
-        partitions are Faust's recovery's to place and are left alone. A message processed
-        and not yet committed is processed again (at least once), as after any rebalance.
+        Faust drops the messages it fetched while a rebalance stopped the flow (a fetch that
+        lands then is discarded) and counts on this seek to fetch them again. aiokafka's
+        ``seek_to_committed`` leaves a partition without a committed offset (a new group, new
+        partitions, expired offsets, a broker that lost its log) where the fetcher got to,
+        so those messages were never read: seen as a worker that read nothing after the
+        embedded broker restarted. Such a partition is sought to just after the last message
+        Faust handed to the agents (``Consumer._read_offset``; a rebalance forgets it), or to
+        where ``consumer_auto_offset_reset`` says (the beginning) when it handed none — not
+        to the beginning every time, which processed again what a new group's first seconds
+        had already processed. Changelog partitions are Faust's recovery's to place.
         """
         consumer = self._ensure_consumer()
         committed: Mapping[Any, int] = await consumer.seek_to_committed()
         changelogs = self.app.tables.changelog_topics
+        read_offset = self.consumer._read_offset
         fresh = [
             tp
             for tp, offset in committed.items()
             if (offset is None or offset <= 0) and tp.topic not in changelogs
         ]
-        if fresh:
+        to_reset = []
+        for tp in fresh:
+            delivered = read_offset.get(tp)
+            if delivered is None:
+                to_reset.append(tp)
+            else:
+                consumer.seek(tp, delivered + 1)
+        if to_reset:
             reset = self.app.conf.consumer_auto_offset_reset
             log.info(
-                "no committed offset for %d partitions (%s): fetching them from the %s",
-                len(fresh),
-                ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in fresh)),
+                "no committed offset and nothing read yet for %d partitions (%s): "
+                "fetching them from the %s",
+                len(to_reset),
+                ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in to_reset)),
                 "beginning" if reset == "earliest" else reset,
             )
             if reset == "earliest":
-                await consumer.seek_to_beginning(*fresh)
+                await consumer.seek_to_beginning(*to_reset)
             elif reset == "latest":
-                await consumer.seek_to_end(*fresh)
+                await consumer.seek_to_end(*to_reset)
         return committed
 
 
