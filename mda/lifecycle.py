@@ -229,6 +229,10 @@ def apply_finding(
             forwarded=1,
         )
         return Step(new, [message], "forwarded")
+    if message == state.latest:
+        # The very message received last, again: a redelivery (input is processed at least
+        # once, e.g. again after a rebalance), not a new word from the rule.
+        return Step(dataclasses.replace(state, duplicates=state.duplicates + 1), [], "duplicate")
     seen = dataclasses.replace(state, latest=message)
     if status == "open":
         return Step(dataclasses.replace(seen, duplicates=state.duplicates + 1), [], "duplicate")

@@ -251,3 +251,13 @@ def test_expired_ids_picks_only_old_closed_alerts() -> None:
     # Recovered from its wire form (the changelog), a state expires the same way.
     wire = AlertState.from_dict(orjson.loads(orjson.dumps(old.to_dict())))
     assert expired(wire, now, DAY_S)
+
+
+def test_the_same_update_received_twice_is_a_duplicate_not_a_second_suppression() -> None:
+    """Input is processed at least once (again after a rebalance or a crash): the message
+    received last, received again, is counted as a duplicate and changes nothing else."""
+    update = alert("update", T0_MS + 2 * MIN)
+    steps = run([alert(), update, update])
+    assert [s.outcome for s in steps] == ["forwarded", "suppressed_interval", "duplicate"]
+    assert steps[-1].state.suppressed == 1 and steps[-1].state.duplicates == 1
+    assert steps[-1].outgoing == []
