@@ -186,9 +186,7 @@ def parse_line(text: str) -> ParsedLine:
         sentences = []
         problems = []
         context = []
-        _segment(None, s, prefix_ms, sentences, problems, context)
-        if not (sentences or problems or context):  # pragma: no cover - _segment yields
-            problems.append(LineProblem(RejectReason.NOT_NMEA, "no sentence"))
+        _segment(None, s, prefix_ms, sentences, problems, context)  # always yields one thing
         return ParsedLine(tuple(sentences), tuple(problems), context[-1] if context else None)
     end = s.find("\\", 1)
     if (

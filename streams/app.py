@@ -87,13 +87,10 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         committed: Mapping[Any, int] = await consumer.seek_to_committed()
         changelogs = self.app.tables.changelog_topics
         read_offset = self.consumer._read_offset
-        fresh = [
-            tp
-            for tp, offset in committed.items()
-            if (offset is None or offset <= 0) and tp.topic not in changelogs
-        ]
         to_reset = []
-        for tp in fresh:
+        for tp, offset in committed.items():
+            if (offset is not None and offset > 0) or tp.topic in changelogs:
+                continue
             delivered = read_offset.get(tp)
             if delivered is None:
                 to_reset.append(tp)

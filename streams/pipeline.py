@@ -29,6 +29,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -89,6 +91,9 @@ class DecodeCounts:
         return {"lines": self.lines, "decoded": dict(self.decoded), "rejected": dict(self.rejected)}
 
 
+_source_of = attrgetter("source")
+
+
 class DecodeStage:
     """ais.raw → ais.reports (batched per MMSI partition) + ais.rejected."""
 
@@ -113,41 +118,19 @@ class DecodeStage:
         by_partition: dict[int, list[Any]] = defaultdict(list)
         rejects: list[Reject] = []
         decoded_types: list[int] = []
-        feed = self.decoder.feed
-        # The counts and stations of the current line's source, looked up when it changes (a
-        # batch is one source's in practice), and the heard stations again after a tick (which
-        # takes them away).
         lines = msg["lines"]
-        first = lines[0].get("source") if lines else None
-        if type(first) is str and all(d.get("source") == first for d in lines):
-            # One source (every batch our producers write): the whole batch through the
-            # decoder into one result, counted once. Same outputs as the loop below.
-            result = self.decoder.feed_many(map(RawLine.from_wire, lines))
-            counts = self.counts[first]
-            counts.lines += len(lines)
-            decoded_types = result.decoded_types
-            rejects = result.rejects
-            counts.decoded.update(map(_type_name, decoded_types))
-            counts.rejected.update(r.reason for r in rejects)
-            self._route(first, result.reports, by_partition)
-        else:
-            source: str | None = None
-            counts = DecodeCounts()
-            for d in lines:
-                raw = RawLine.from_wire(d)
-                result = feed(raw)
-                if raw.source != source:
-                    source = raw.source
-                    counts = self.counts[source]
-                counts.lines += 1
-                if result.decoded_types:
-                    decoded_types += result.decoded_types
-                    counts.decoded.update(map(_type_name, result.decoded_types))
-                if result.rejects:
-                    rejects += result.rejects
-                    counts.rejected.update(r.reason for r in result.rejects)
-                if result.reports:
-                    self._route(source, result.reports, by_partition)
+        # A run of lines of one source (a whole batch, as our producers write them) goes
+        # through the decoder into one result and is counted once.
+        for source, run in groupby(map(RawLine.from_wire, lines), key=_source_of):
+            raws = list(run)
+            result = self.decoder.feed_many(raws)
+            counts = self.counts[source]
+            counts.lines += len(raws)
+            decoded_types += result.decoded_types
+            rejects += result.rejects
+            counts.decoded.update(map(_type_name, result.decoded_types))
+            counts.rejected.update(r.reason for r in result.rejects)
+            self._route(source, result.reports, by_partition)
         self.last_rejects = rejects
         self.last_decoded_types = decoded_types
         self.last_lines = len(lines)
