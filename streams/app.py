@@ -14,6 +14,8 @@ Settled on purpose (DESIGN.md §5):
   sought to just after the last message delivered (or to the beginning when none was)
   instead of left where the fetcher got to; otherwise what was fetched and dropped during a
   rebalance is never fetched again.
+- ``perform_seek`` (``_Consumer``): such a partition keeps its read offset through the seek,
+  so what was handed to the agents while the seek ran is not handed again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import aiokafka
 import faust
+from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TransportT
 from mode.utils.objects import cached_property
@@ -115,6 +118,35 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
 class _Consumer(aiokafka_driver.Consumer):
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets, except that a stream partition without one
+        keeps its read offset (the last offset handed to the agents).
+
+        Faust sets that read offset to None after the seek, and its fetch loop
+        (``Consumer._drain_messages``) then hands on every record fetched. But at the end of
+        a recovery the seek runs while the flow runs: records handed to the agents while the
+        consumer thread sought (to the beginning: nothing had been handed when it looked)
+        were fetched and handed again — a new group's first messages processed twice (the
+        lifecycle test counted a suppressed update twice in CI). With the read offset kept,
+        the fetch loop drops what was handed already (it hands on ``offset >= read offset``:
+        at most the last one again, which the stages treat as a duplicate).
+        """
+        read_offset = self._read_offset
+        committed = await self.seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        for tp, offset in committed.items():
+            if offset is not None and offset > 0:
+                read_offset[tp] = offset  # the next to read, as Faust sets it
+            elif tp.topic in changelogs:
+                read_offset[tp] = None
+        self._committed_offset.update(
+            {
+                ensure_TP(tp): offset or None
+                for tp, offset in committed.items()
+                if offset is not None
+            }
+        )
 
 
 class Transport(aiokafka_driver.Transport):

@@ -105,3 +105,37 @@ def test_a_partition_without_a_committed_offset_is_sought_after_what_was_deliver
     assert committed[raw0] == 17
     assert set(fake.beginning) == {raw1, reports0}
     assert fake.sought == {reports1: 42}
+
+
+def test_a_partition_without_a_committed_offset_keeps_its_read_offset_through_the_seek() -> None:
+    """At the end of a recovery Faust seeks with the flow running. Faust then set the read
+    offset of a partition without a committed offset to None, so what the fetch loop handed
+    to the agents during the seek (which went to the beginning: nothing had been handed when
+    the consumer thread looked) was handed again. Kept, the fetch loop drops it."""
+    from collections import defaultdict
+
+    from aiokafka import TopicPartition
+    from faust.transport.consumer import Consumer
+
+    import streams.agents  # noqa: F401  (defines the tables, which name their changelogs)
+    from streams.app import _Consumer, app
+
+    raw0, raw1, raw2 = (TopicPartition("x.ais.raw", p) for p in range(3))
+    changelog = TopicPartition(f"{app.conf.id}-tracks-changelog", 0)
+    consumer = _Consumer.__new__(_Consumer)
+    consumer.app = app
+    consumer._read_offset = defaultdict(lambda: None, {raw0: 5, changelog: 12})
+    consumer._committed_offset = {}
+
+    async def seek_to_committed() -> dict[TopicPartition, int | None]:
+        consumer._read_offset[raw1] = 3  # handed on by the fetch loop while the seek ran
+        return {raw0: 17, raw1: None, raw2: None, changelog: None}
+
+    consumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign,assignment]
+    asyncio.run(consumer.perform_seek())
+    assert dict(consumer._read_offset) == {raw0: 17, raw1: 3, changelog: None}
+    assert consumer._committed_offset == {raw0: 17}
+    # What the kept read offset does: Faust's fetch loop hands on only offsets >= it.
+    assert "if r_offset is None or offset >= r_offset:" in inspect.getsource(
+        Consumer._drain_messages
+    )
