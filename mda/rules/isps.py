@@ -145,6 +145,12 @@ def _where(zone: Zone, ref: ReferenceData) -> dict[str, Any]:
     }
 
 
+def _open_water(new: VesselTrack) -> bool:
+    """In no zone, with no alert open: no ISPS rule can find anything nor change the track
+    (no zone entered, no radius inside, no visit to close). Most reports; asked first."""
+    return not new.zones and not new.open_alerts
+
+
 def _has_open(track: VesselTrack, rule: str) -> bool:
     return bool(track.open_alerts) and any(a.rule == rule for a in track.open_alerts)
 
@@ -193,7 +199,7 @@ def check_no_prearrival(
     old: VesselTrack | None, new: VesselTrack, report: Report, ctx: RuleContext
 ) -> tuple[VesselTrack, list[Finding]]:
     ref, th = ctx.reference, ctx.thresholds
-    if ref is None or not ref.notices:
+    if ref is None or not ref.notices or _open_water(new):
         # No notice feed at all (no reference set, or empty isps.notices): the absence of a
         # notice says nothing, and flagging every foreign ship would drown the watch floor.
         return new, []
@@ -263,7 +269,7 @@ def check_issc(
     old: VesselTrack | None, new: VesselTrack, report: Report, ctx: RuleContext
 ) -> tuple[VesselTrack, list[Finding]]:
     ref = ctx.reference
-    if ref is None:
+    if ref is None or _open_water(new):
         return new, []
     new, findings = _close_visit(ISSC_INVALID, new, report, ctx)
     if _has_open(new, ISSC_INVALID):
@@ -465,7 +471,7 @@ def radii_of(track: VesselTrack, ctx: RuleContext) -> dict[str, str]:
 def check_security_level(
     old: VesselTrack | None, new: VesselTrack, report: Report, ctx: RuleContext
 ) -> tuple[VesselTrack, list[Finding]]:
-    if ctx.reference is None:
+    if ctx.reference is None or _open_water(new):
         return new, []
     inside = radii_of(new, ctx)
     before = set(radii_of(old, ctx)) if old is not None else set()
@@ -539,7 +545,7 @@ def check_psa(
     old: VesselTrack | None, new: VesselTrack, report: Report, ctx: RuleContext
 ) -> tuple[VesselTrack, list[Finding]]:
     ref, th = ctx.reference, ctx.thresholds
-    if ref is None:
+    if ref is None or _open_water(new):
         return new, []
     new, findings = _close_visit(PSA_PORT_CALL, new, report, ctx)
     if _has_open(new, PSA_PORT_CALL) or not ref.advisories:
@@ -602,13 +608,13 @@ def check_last_port(
 ) -> tuple[VesselTrack, list[Finding]]:
     """ISPS_LAST_PORT_MISMATCH; runs after the port-call tracker (a call completes there)."""
     ref, th = ctx.reference, ctx.thresholds
-    if ref is None:
-        return new, []
+    before = old.port_calls if old is not None else ()
+    if ref is None or (_open_water(new) and new.port_calls == before):
+        return new, []  # (no call completed here, no zone entered)
     notice = ref.current_notice(new.mmsi, new.imo, report.event_ms, th.isps_current_notice_past_s)
     if notice is None or not notice.last_ports or notice.notice_id in new.isps_mismatch_notices:
         return new, []
     declared = locode_of(notice.last_ports[0])
-    before = old.port_calls if old is not None else ()
     call: PortCall | None = None
     trigger = ""
     zone: Zone | None = None

@@ -170,3 +170,40 @@ def test_decode_counts_per_source_in_a_mixed_batch() -> None:
     s2 = stage.counts["s2"].to_dict()
     assert s2["lines"] == 2 and s2["decoded"] == {"1": 1} and sum(s2["rejected"].values()) == 1
     assert stage.last_lines == 4 and stage.last_decoded_types == [1, 1, 1]
+
+
+ISPS_RULES = (
+    "ISPS_NO_PREARRIVAL",
+    "ISPS_ISSC_INVALID",
+    "ISPS_SECURITY_LEVEL",
+    "ISPS_PSA_PORT_CALL",
+    "ISPS_LAST_PORT_MISMATCH",
+)
+
+
+@pytest.mark.parametrize(
+    ("reference", "rules"),
+    [
+        ("rules_isps.reference", ISPS_RULES),
+        ("reference_sample", ("ISPS_NO_PREARRIVAL", "ISPS_SECURITY_LEVEL")),
+    ],
+)
+def test_isps_rules_skip_open_water_without_changing_an_answer(
+    monkeypatch: pytest.MonkeyPatch, reference: str, rules: tuple[str, ...]
+) -> None:
+    """The ISPS rules return at once for a vessel in no zone with no alert open (most
+    reports); without that shortcut the recordings give the same alerts and tracks."""
+    from mda.isps import geography_with, load_reference_dir
+    from mda.rules import isps
+
+    ref = load_reference_dir(DATA / reference)
+    geography = geography_with(Geography.load(), ref)
+    ctx = RuleContext(
+        geography, MidTable.load_default(), landmask=LandMask.load_default(), reference=ref
+    )
+    fast = _run_recordings(ctx)
+    monkeypatch.setattr(isps, "_open_water", lambda new: False)
+    plain = _run_recordings(ctx)
+    for rule in rules:  # (both opened and closed on the ISPS scenario)
+        assert sum(f'"rule":"{rule}"'.encode() in b for b in fast) >= 1, rule
+    assert fast == plain
