@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +50,12 @@ class Settings(BaseSettings):
     #: worker, which feeds its own next stages, stalled up to 1.5 s per hop. 100 ms costs an
     #: idle worker ten empty fetches a second.
     fetch_max_wait_ms: int = 100
+    #: The worker's garbage-collector thresholds (``gc.set_threshold``), as JSON, e.g.
+    #: ``[700, 10, 10]`` for Python's own. A young-generation collection every 10,000 new
+    #: container objects instead of 700: the worker allocates a few per report and frees them
+    #: by reference counting, and the frequent collections of its large heap cost ~10% of its
+    #: CPU (BENCHMARKS.md, round 6). The young generation stays a few MB at most.
+    gc_threshold: tuple[PositiveInt, PositiveInt, PositiveInt] = (10_000, 10, 10)
     #: Lines per ais.raw message (replay micro-batch).
     raw_batch_lines: int = 500
     log_level: str = "info"

@@ -7,6 +7,7 @@ Several workers with the same ``MDA_APP_ID`` share the partitions. Without
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
 import signal
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     changelogs = [f"{settings.app_id}-tracks-changelog", f"{settings.app_id}-alert_state-changelog"]
     seal_changelogs(settings.kafka_bootstrap, changelogs, settings.partitions)
 
+    gc.set_threshold(*settings.gc_threshold)
     from streams import agents  # noqa: F401  (registers the agents on the app)
     from streams.app import app
 

@@ -139,3 +139,19 @@ def test_a_partition_without_a_committed_offset_keeps_its_read_offset_through_th
     assert "if r_offset is None or offset >= r_offset:" in inspect.getsource(
         Consumer._drain_messages
     )
+
+
+def test_gc_threshold_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's collector thresholds: 10,000 young objects by default (BENCHMARKS round
+    6), Python's own or any other as JSON; a zero (the collector off) is refused."""
+    from pydantic import ValidationError
+
+    from streams.settings import Settings
+
+    assert Settings().gc_threshold == (10_000, 10, 10)
+    monkeypatch.setenv("MDA_GC_THRESHOLD", "[700, 10, 10]")
+    assert Settings().gc_threshold == (700, 10, 10)
+    for bad in ("[0, 10, 10]", "[700, 10]", "700"):
+        monkeypatch.setenv("MDA_GC_THRESHOLD", bad)
+        with pytest.raises(ValidationError):
+            Settings()
