@@ -44,7 +44,7 @@ from mda.model import (
     Reject,
     Report,
     TimeSource,
-    slot_setters,
+    slot_builder,
 )
 
 #: Fragments held per source before the oldest is rejected.
@@ -483,28 +483,30 @@ def _build_report(
             name = _text(msg.shipname)
     # A frozen dataclass's __init__ goes through object.__setattr__ for each of the 18 fields,
     # which costs as much as a third of pyais's own decode; this runs for every report, so the
-    # slots are filled through their descriptors instead (same result: the instance is frozen
-    # for everyone else). tests/unit/test_decode.py pins the field list.
-    r = _new_report(Report)
-    _set_mmsi(r, mmsi)
-    _set_msg_type(r, msg_type)
-    _set_event_ms(r, event_ms)
-    _set_time_source(r, time_source)
-    _set_source(r, source)
-    _set_station(r, station)
-    _set_lat(r, lat)
-    _set_lon(r, lon)
-    _set_sog_kn(r, sog)
-    _set_cog_deg(r, cog)
-    _set_heading_deg(r, heading)
-    _set_nav_status(r, status)
-    _set_ais_class(r, _CLASS_BY_TYPE.get(msg_type))
-    _set_name(r, name)
-    _set_callsign(r, callsign)
-    _set_imo(r, imo)
-    _set_ship_type(r, ship_type)
-    _set_dedup_key(r, dedup_key)
-    return r
+    # report is built by slot_builder instead (same result: the instance is frozen for
+    # everyone else). tests/unit/test_decode.py pins the field list.
+    return _make_report(
+        (
+            mmsi,
+            msg_type,
+            event_ms,
+            time_source,
+            source,
+            station,
+            lat,
+            lon,
+            sog,
+            cog,
+            heading,
+            status,
+            _CLASS_BY_TYPE.get(msg_type),
+            name,
+            callsign,
+            imo,
+            ship_type,
+            dedup_key,
+        )
+    )
 
 
 # -- the fast path for the commonest report types ----------------------------------------
@@ -539,6 +541,7 @@ def _fast_report(
     fill_bits: int,
 ) -> Report | None:
     """The report of a type 1/2/3/18/5 message, or ``None`` to let pyais decode it."""
+    name = callsign = imo = ship_type = None
     if ais_id <= 3:
         if ais_id == 0 or length < 168:
             return None
@@ -549,15 +552,12 @@ def _fast_report(
             to_lat_lon(_signed((v >> (s + 21)) & 0x7FFFFFF, 27)),
             to_lat_lon(_signed((v >> (s + 48)) & 0xFFFFFFF, 28)),
         )
-        r = _new_report(Report)
-        _set_mmsi(r, (v >> (s + 99)) & 0x3FFFFFFF)
-        _set_nav_status(r, _status((v >> (s + 95)) & 15))
-        _set_sog_kn(r, _sog(((v >> (s + 77)) & 1023) / 10.0))
-        _set_cog_deg(r, _cog(((v >> (s + 9)) & 4095) / 10.0))
-        _set_heading_deg(r, _heading((v >> s) & 511))
-        _set_ais_class(r, "A")
-        _set_name(r, None)
-        _set_ship_type(r, None)
+        mmsi = (v >> (s + 99)) & 0x3FFFFFFF
+        status = _status((v >> (s + 95)) & 15)
+        sog = _sog(((v >> (s + 77)) & 1023) / 10.0)
+        cog = _cog(((v >> (s + 9)) & 4095) / 10.0)
+        heading = _heading((v >> s) & 511)
+        ais_class: str = "A"
     elif ais_id == 18:
         if length < 168:
             return None
@@ -568,55 +568,49 @@ def _fast_report(
             to_lat_lon(_signed((v >> (s + 21)) & 0x7FFFFFF, 27)),
             to_lat_lon(_signed((v >> (s + 48)) & 0xFFFFFFF, 28)),
         )
-        r = _new_report(Report)
-        _set_mmsi(r, (v >> (s + 95)) & 0x3FFFFFFF)
-        _set_nav_status(r, None)
-        _set_sog_kn(r, _sog(((v >> (s + 77)) & 1023) / 10.0))
-        _set_cog_deg(r, _cog(((v >> (s + 9)) & 4095) / 10.0))
-        _set_heading_deg(r, _heading((v >> s) & 511))
-        _set_ais_class(r, "B")
-        _set_name(r, None)
-        _set_ship_type(r, None)
+        mmsi = (v >> (s + 95)) & 0x3FFFFFFF
+        status = None
+        sog = _sog(((v >> (s + 77)) & 1023) / 10.0)
+        cog = _cog(((v >> (s + 9)) & 4095) / 10.0)
+        heading = _heading((v >> s) & 511)
+        ais_class = "B"
     elif ais_id == 5:
         if length < 240:
             return None
         s = length - 240  # everything up to the ship type (bit 240)
         if (v >> (length - 6)) != 5:
             return None
-        lat = lon = None
-        r = _new_report(Report)
-        _set_mmsi(r, (v >> (s + 202)) & 0x3FFFFFFF)
-        _set_nav_status(r, None)
-        _set_sog_kn(r, None)
-        _set_cog_deg(r, None)
-        _set_heading_deg(r, None)
-        _set_ais_class(r, "A")
-        _set_name(r, _text(_sixbit((v >> (s + 8)) & _MASK_120, 20)))
-        _set_callsign(r, _text(_sixbit((v >> (s + 128)) & _MASK_42, 7)))
-        _set_imo(r, iv.imo_or_none((v >> (s + 170)) & 0x3FFFFFFF))
-        _set_ship_type(r, _ship_type(_SHIP_TYPE((v >> s) & 255)))
-        _set_msg_type(r, 5)
-        _set_event_ms(r, event_ms)
-        _set_time_source(r, time_source)
-        _set_source(r, source)
-        _set_station(r, station)
-        _set_lat(r, None)
-        _set_lon(r, None)
-        _set_dedup_key(r, f"{payload.decode('ascii')},{fill_bits}")
-        return r
+        lat = lon = sog = cog = heading = status = None
+        mmsi = (v >> (s + 202)) & 0x3FFFFFFF
+        ais_class = "A"
+        name = _text(_sixbit((v >> (s + 8)) & _MASK_120, 20))
+        callsign = _text(_sixbit((v >> (s + 128)) & _MASK_42, 7))
+        imo = iv.imo_or_none((v >> (s + 170)) & 0x3FFFFFFF)
+        ship_type = _ship_type(_SHIP_TYPE((v >> s) & 255))
     else:
         return None
-    _set_msg_type(r, ais_id)
-    _set_event_ms(r, event_ms)
-    _set_time_source(r, time_source)
-    _set_source(r, source)
-    _set_station(r, station)
-    _set_lat(r, lat)
-    _set_lon(r, lon)
-    _set_callsign(r, None)
-    _set_imo(r, None)
-    _set_dedup_key(r, f"{payload.decode('ascii')},{fill_bits}")
-    return r
+    return _make_report(
+        (
+            mmsi,
+            ais_id,
+            event_ms,
+            time_source,
+            source,
+            station,
+            lat,
+            lon,
+            sog,
+            cog,
+            heading,
+            status,
+            ais_class,
+            name,
+            callsign,
+            imo,
+            ship_type,
+            f"{payload.decode('ascii')},{fill_bits}",
+        )
+    )
 
 
 #: pyais's converter of the ship type field: types it does not list become 0 (not available).
@@ -638,7 +632,7 @@ def _sixbit(bits: int, chars: int) -> str:
     return text[:chars].translate(_B64_TO_SIXBIT).decode("ascii").rstrip("@").strip()
 
 
-#: The Report fields :func:`_build_report` fills, in declaration order.
+#: The Report fields :func:`_build_report` and :func:`_fast_report` fill, in this order.
 REPORT_FIELDS: Final = (
     "mmsi",
     "msg_type",
@@ -659,24 +653,4 @@ REPORT_FIELDS: Final = (
     "ship_type",
     "dedup_key",
 )
-_new_report = object.__new__
-(
-    _set_mmsi,
-    _set_msg_type,
-    _set_event_ms,
-    _set_time_source,
-    _set_source,
-    _set_station,
-    _set_lat,
-    _set_lon,
-    _set_sog_kn,
-    _set_cog_deg,
-    _set_heading_deg,
-    _set_nav_status,
-    _set_ais_class,
-    _set_name,
-    _set_callsign,
-    _set_imo,
-    _set_ship_type,
-    _set_dedup_key,
-) = (setter for _, setter in slot_setters(Report, REPORT_FIELDS))
+_make_report = slot_builder(Report, REPORT_FIELDS)

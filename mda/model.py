@@ -7,12 +7,13 @@ state, aware UTC datetimes only at the edges (alert messages, CLI output).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NewType
+from typing import Any, Literal, NewType, TypeVar
 
 Mmsi = NewType("Mmsi", int)
 H3Cell = NewType("H3Cell", str)
+_T = TypeVar("_T")
 
 AisClass = Literal["A", "B"]
 #: Where a report's event time came from, best first (DESIGN.md §4).
@@ -82,20 +83,42 @@ def slot_setters(cls: type, names: Iterable[str]) -> tuple[tuple[str, Any], ...]
     return tuple((name, getattr(cls, name).__set__) for name in names)
 
 
-REPORT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Report))
-_REPORT_SETTERS = slot_setters(Report, REPORT_FIELDS)
+def slot_builder(
+    cls: type[_T], names: Sequence[str], *, by_name: bool = False
+) -> Callable[[Any], _T]:
+    """A function that makes a ``cls`` from all its field values, without its ``__init__``.
 
-
-def report_from_wire(d: dict[str, Any]) -> Report:
-    """The report from the dict orjson made of it (every field present).
-
-    Fills the slots through their descriptors: a frozen dataclass's ``__init__`` goes through
-    ``object.__setattr__`` per field and costs ~5x more, once per report at the track stage.
+    The values come as a sequence in ``names`` order, or (``by_name``) as a mapping from field
+    name. For the hot paths that build a frozen slotted dataclass once per report: the
+    generated function fills an instance of a twin class (the same slots, not frozen) with
+    plain attribute stores, which the interpreter specialises, then gives it its class
+    (``obj.__class__ = cls``: CPython allows it between classes of the same slot layout).
+    The result is an ordinary frozen ``cls``; building it costs ~1/3 of filling the slots
+    through their descriptors (:func:`slot_setters`) and ~1/8 of ``__init__``. No field is
+    converted or checked: the caller vouches for the values.
     """
-    r = object.__new__(Report)
-    for name, setter in _REPORT_SETTERS:
-        setter(r, d[name])
-    return r
+    slots = tuple(getattr(cls, "__slots__", ()))
+    if cls.__bases__ != (object,) or sorted(slots) != sorted(names):
+        raise TypeError(f"{cls.__name__}: slot_builder needs every slot named, and no base")
+    twin = type(f"_{cls.__name__}Twin", (), {"__slots__": slots})
+    lines = ["def build(values):", "    new = _new(_twin)"]
+    for i, name in enumerate(names):
+        key = repr(name) if by_name else str(i)
+        lines.append(f"    new.{name} = values[{key}]")
+    lines += ["    new.__class__ = _cls", "    return new"]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_twin": twin, "_cls": cls}
+    exec("\n".join(lines), namespace)  # the source is made here, from the field names
+    build: Callable[[Any], _T] = namespace["build"]
+    build.__qualname__ = f"slot_builder.<{cls.__name__}>"
+    return build
+
+
+REPORT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Report))
+#: The report from the dict orjson made of it (every field present), without ``__init__``
+#: (:func:`slot_builder`): once per report at the track stage. A missing field is a KeyError.
+report_from_wire: Callable[[dict[str, Any]], Report] = slot_builder(
+    Report, REPORT_FIELDS, by_name=True
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The track and decode stages' fast paths give the same answers as the plain ones (issue 8).
 
-- ``VesselTrack.evolve`` (slots filled through their descriptors) against
-  ``dataclasses.replace``, field for field and on the bundled recordings end to end.
+- ``VesselTrack.evolve`` and ``report_from_wire`` (built by ``slot_builder``, without the
+  frozen ``__init__``) against ``dataclasses.replace`` and ``Report(**d)``, field for field
+  and on the bundled recordings end to end.
 - The memos of pure lookups (MMSI class, zones of a cell no zone edge crosses, shore
   distance) against the computation they stand for.
 - The decode stage's bookkeeping: ``RawLine.from_wire`` against ``from_dict``, counts per
@@ -22,7 +23,7 @@ import shapely
 from mda.geo import Geography
 from mda.landmask import LandMask
 from mda.mid import MidTable
-from mda.model import RawLine
+from mda.model import REPORT_FIELDS, RawLine, Report, report_from_wire, slot_builder
 from mda.rules.context import RuleContext
 from mda.state import TRACK_FIELDS, Crossing, OpenAlert, VesselTrack
 from replay.files import iter_raw_lines
@@ -74,6 +75,51 @@ def test_evolve_equals_dataclasses_replace() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         new.lat = 1.0  # type: ignore[misc]
     assert hash(new) == hash(dataclasses.replace(track, **changes))
+
+
+def test_report_from_wire_equals_the_constructor() -> None:
+    d: dict[str, Any] = {
+        "mmsi": 316_001_234,
+        "msg_type": 1,
+        "event_ms": 1_700_000_000_000,
+        "time_source": "tagblock",
+        "source": "f.nmea",
+        "station": "rORBCOMM",
+        "lat": 45.5,
+        "lon": -73.5,
+        "sog_kn": 12.3,
+        "cog_deg": 271.0,
+        "heading_deg": None,
+        "nav_status": 0,
+        "ais_class": "A",
+        "name": None,
+        "callsign": None,
+        "imo": None,
+        "ship_type": None,
+        "dedup_key": "k",
+    }
+    built = report_from_wire(d)
+    assert type(built) is Report
+    assert built == Report(**d) and hash(built) == hash(Report(**d))
+    assert built.to_dict() == d
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.lat = 1.0  # type: ignore[misc]
+    with pytest.raises(KeyError):
+        report_from_wire({k: v for k, v in d.items() if k != "lat"})
+
+
+def test_slot_builder_needs_every_slot_and_no_base() -> None:
+    build = slot_builder(Crossing, ("at_ms", "from_side", "to_side", "severity", "slowed_after"))
+    assert build((1, "CA", "US", "info", True)) == Crossing(1, "CA", "US", "info", True)
+    with pytest.raises(TypeError, match="every slot"):
+        slot_builder(Report, REPORT_FIELDS[:-1])
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Child(Crossing):
+        extra: int = 0
+
+    with pytest.raises(TypeError, match="no base"):
+        slot_builder(Child, ("extra",))
 
 
 def test_evolve_refuses_an_unknown_field() -> None:
