@@ -215,6 +215,10 @@ class AlertBoard:
         self._tracks: dict[str, _Track] = {}
         self._orphans: OrderedDict[str, None] = OrderedDict()
         self.ignored = 0  # records that were not an alert state / alert message
+        # The header's counts, kept as states come and go (a count over every state per
+        # change grew with the board: quadratic over a long watch).
+        self._open = 0
+        self._unacknowledged = 0
 
     def __len__(self) -> int:
         return len(self.states)
@@ -224,13 +228,19 @@ class AlertBoard:
         if state is None:
             self._tracks.pop(alert_id, None)
             self._orphans.pop(alert_id, None)
-            if self.states.pop(alert_id, None) is None:
+            old = self.states.pop(alert_id, None)
+            if old is None:
                 return None
+            self._tally(old, -1)
             return Change("removed", alert_id, None)
         if not isinstance(state.get("message"), Mapping) or state.get("alert_id") != alert_id:
             self.ignored += 1
             return None
+        old = self.states.get(alert_id)
+        if old is not None:
+            self._tally(old, -1)
         self.states[alert_id] = dict(state)
+        self._tally(state, 1)
         self._orphans.pop(alert_id, None)
         for message in (state["message"], state.get("latest")):
             if isinstance(message, Mapping):
@@ -284,12 +294,17 @@ class AlertBoard:
 
     def counts(self) -> dict[str, int]:
         """Open, unacknowledged-open and closed alerts (the page's header)."""
-        open_ = [s for s in self.states.values() if s.get("status") == "open"]
         return {
-            "open": len(open_),
-            "unacknowledged": sum(1 for s in open_ if s.get("acknowledged_by") is None),
-            "closed": len(self.states) - len(open_),
+            "open": self._open,
+            "unacknowledged": self._unacknowledged,
+            "closed": len(self.states) - self._open,
         }
+
+    def _tally(self, state: Mapping[str, Any], sign: int) -> None:
+        if state.get("status") == "open":
+            self._open += sign
+            if state.get("acknowledged_by") is None:
+                self._unacknowledged += sign
 
 
 def overlays_geojson(geography: Geography) -> dict[str, Any]:

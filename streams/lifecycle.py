@@ -79,7 +79,7 @@ def changelog_topic(app_id: str) -> str:
 
 class AlertStateCodec(codecs.Codec):  # type: ignore[misc]
     def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(obj.to_dict())
+        return obj.to_json()
 
     def _loads(self, s: bytes) -> Any:
         return AlertState.from_dict(orjson.loads(s))
@@ -204,5 +204,5 @@ class LifecycleStage:
             for audience in self.routes.audiences_for(message["releasability"]):
                 self.last_routed.append(audience)
                 outs.append(Out(self.topics.audience(audience), key, value, p))
-        outs.append(Out(self.topics.state, key, orjson.dumps(state.to_dict()), p))
+        outs.append(Out(self.topics.state, key, state.to_json(), p))
         return outs

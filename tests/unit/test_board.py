@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -227,3 +228,36 @@ def test_feed_handles_every_record_of_its_topics() -> None:
     assert len(feed.board) == 0
     feed.close_all()
     assert page.get_nowait() is None
+
+
+def test_counts_follow_states_replaced_and_removed() -> None:
+    """The header's counts are kept as states change; they equal a count over the states
+    after every record of a random sequence (replacements, tombstones, ignored records)."""
+    rng = random.Random(5)
+    states = []
+    for i in range(12):
+        s = state_of(message("open", T0 + i, mmsi=366000100 + i))
+        if i % 3 == 0:
+            ack = parse_action(
+                b'{"action":"ack","alert_id":"%s","by":"OOW","at":"2026-06-01T12:00:00Z"}'
+                % s.alert_id.encode()
+            )
+            s = apply_action(s, ack).state
+        states.append(s.to_dict())
+    b = AlertBoard()
+    for _ in range(400):
+        d = dict(rng.choice(states))
+        roll = rng.random()
+        if roll < 0.2:
+            b.apply_state(d["alert_id"], None)
+        elif roll < 0.25:
+            b.apply_state(d["alert_id"], {"alert_id": d["alert_id"]})  # ignored: no message
+        else:
+            d["status"] = rng.choice(["open", "closed"])
+            b.apply_state(d["alert_id"], d)
+        open_ = [s for s in b.states.values() if s["status"] == "open"]
+        assert b.counts() == {
+            "open": len(open_),
+            "unacknowledged": sum(1 for s in open_ if s.get("acknowledged_by") is None),
+            "closed": len(b.states) - len(open_),
+        }

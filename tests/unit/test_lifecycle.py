@@ -120,6 +120,9 @@ def test_ack_assign_note_are_applied_and_audited() -> None:
         ("Lt. Tremblay", "note"),
     ]
     assert AlertState.from_dict(orjson.loads(orjson.dumps(state.to_dict()))) == state
+    # The wire form written without asdict's deep copy is byte for byte the same.
+    assert state.to_json() == orjson.dumps(state.to_dict())
+    assert AlertState.from_dict(orjson.loads(state.to_json())) == state
 
 
 def test_close_and_reopen_send_contract_messages() -> None:
