@@ -47,9 +47,11 @@ class Settings(BaseSettings):
     track_flush_s: float = 1.0
     #: Longest a worker's fetch waits at the broker for data. Faust fixes it at 1.5 s, which
     #: Apache Kafka cuts short when data arrives but the embedded broker (Tansu) does not: the
-    #: worker, which feeds its own next stages, stalled up to 1.5 s per hop. 100 ms costs an
-    #: idle worker ten empty fetches a second.
-    fetch_max_wait_ms: int = 100
+    #: worker, which feeds its own next stages, stalled up to 1.5 s per hop. 25 ms: event-to-
+    #: alert p50 ~45 ms at 3,000 lines/s (100 ms: ~100), no throughput cost measured, and an
+    #: idle worker's 40 empty fetches a second cost ~1.5% of a core in it and ~2% in the
+    #: embedded broker (BENCHMARKS.md, round 7).
+    fetch_max_wait_ms: int = 25
     #: The worker's garbage-collector thresholds (``gc.set_threshold``), as JSON, e.g.
     #: ``[700, 10, 10]`` for Python's own. A young-generation collection every 10,000 new
     #: container objects instead of 700: the worker allocates a few per report and frees them
