@@ -91,8 +91,14 @@ def hosted_cells(home: H3Cell, partitions: int, partition: int) -> tuple[H3Cell,
     return dict(_fan_out(home, partitions)).get(partition, ())
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def home_cell(lat: float, lon: float) -> H3Cell:
-    """A vessel's presence cell."""
+    """A vessel's presence cell.
+
+    Cached (~0.2 µs a hit against ~1 µs for h3): asked twice per position report, for the
+    new position and for the previous one, which was the new one of the vessel's last report;
+    a moored vessel repeats its position exactly.
+    """
     return latlng_to_cell(lat, lon, PRESENCE_RES)
 
 

@@ -221,8 +221,7 @@ async def track(stream: Any) -> None:
             rejected_refs = stage.reference_rejects
         for f in stage.last_findings:
             metrics.ALERTS.labels(rule=f.rule, severity=f.severity, status=f.status).inc()
-        for lag in stage.last_lags_s:
-            metrics.EVENT_LAG.observe(lag)
+        metrics.observe_many(metrics.EVENT_LAG, stage.last_lags_s)
         metrics.REPORTS_TRACKED.inc(len(stage.last_lags_s))
         metrics.DUPLICATES.inc(stage.last_duplicates)
         if stage.watermarks:
