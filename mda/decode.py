@@ -481,31 +481,27 @@ def _build_report(
             ship_type = _ship_type(msg.ship_type)
         else:
             name = _text(msg.shipname)
-    # A frozen dataclass's __init__ goes through object.__setattr__ for each of the 18 fields,
-    # which costs as much as a third of pyais's own decode; this runs for every report, so the
-    # report is built by slot_builder instead (same result: the instance is frozen for
-    # everyone else). tests/unit/test_decode.py pins the field list.
-    return _make_report(
-        (
-            mmsi,
-            msg_type,
-            event_ms,
-            time_source,
-            source,
-            station,
-            lat,
-            lon,
-            sog,
-            cog,
-            heading,
-            status,
-            _CLASS_BY_TYPE.get(msg_type),
-            name,
-            callsign,
-            imo,
-            ship_type,
-            dedup_key,
-        )
+    # The slow path (types 19, 24, 27 and odd lengths, after pyais's decode()): the plain
+    # constructor. The fast path below builds its reports through slot_builder.
+    return Report(
+        mmsi=mmsi,
+        msg_type=msg_type,
+        event_ms=event_ms,
+        time_source=time_source,
+        source=source,
+        station=station,
+        lat=lat,
+        lon=lon,
+        sog_kn=sog,
+        cog_deg=cog,
+        heading_deg=heading,
+        nav_status=status,
+        ais_class=_CLASS_BY_TYPE.get(msg_type),
+        name=name,
+        callsign=callsign,
+        imo=imo,
+        ship_type=ship_type,
+        dedup_key=dedup_key,
     )
 
 
@@ -632,7 +628,7 @@ def _sixbit(bits: int, chars: int) -> str:
     return text[:chars].translate(_B64_TO_SIXBIT).decode("ascii").rstrip("@").strip()
 
 
-#: The Report fields :func:`_build_report` and :func:`_fast_report` fill, in this order.
+#: The Report fields :func:`_fast_report` fills, in this order.
 REPORT_FIELDS: Final = (
     "mmsi",
     "msg_type",
