@@ -24,7 +24,7 @@ from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
 from mda.track import VesselTrack
 from replay.scenarios import DATA_DIR
-from streams.pipeline import DecodeStage, TrackStage
+from streams.pipeline import DecodeStage, TrackStage, report_items
 from streams.proximity import ProximityStage
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -51,7 +51,7 @@ def measure(lines: list[str], partitions: int, batch_lines: int) -> dict[str, fl
             if o.topic != NAMES.reports or o.partition is None:
                 continue
             msg = orjson.loads(o.value)
-            positions += sum(1 for r in msg.get("reports", ()) if r.get("lat") is not None)
+            positions += sum(1 for r in report_items(msg) if r.get("lat") is not None)
             for t in track.handle(o.value, o.partition):
                 if t.topic != NAMES.presence or t.partition is None or t.key == b"ctl":
                     continue

@@ -4,8 +4,10 @@ Prints a table and ends with two machine-readable lines ``end_to_end_sentences_p
 ``in_process_sentences_per_s=N``. No pass/fail threshold: the figures go to BENCHMARKS.md.
 
 - (a) pyais alone: ``pyais.stream.IterMessages`` (its own multipart assembly) and ``decode()``
-  over the bare sentences of the decode corpus (envelopes stripped beforehand, untimed: the
-  least work pyais can do for these lines).
+  over the decode corpus's lines as they arrive (pyais parses the tag blocks and ``$PGHP``
+  wrappers itself; a tag block's time is read, as the stage must), and over their bare
+  sentences (envelopes stripped beforehand, untimed: the least work pyais can do for these
+  lines). Neither checks checksums (pyais's ``IterMessages`` does not; the stage must).
 - (b) our decode stage, ``DecodeStage.handle`` (orjson batch in → reports batched per partition
   and rejects out), and ``Decoder.feed`` alone, on the same lines; ratios to (a).
 - (c) in-process pipeline: decode + track + proximity stages called directly on the pipeline
@@ -157,6 +159,7 @@ def cpu_median(fn: Callable[[], Any], runs: int) -> float:
 def bench_decode(runs: int) -> dict[str, float]:
     lines = decode_corpus()
     sentences = [s.nmea for ln in lines for s in parse_line(ln.text).sentences]
+    raw = [ln.text.encode() for ln in lines if ln.csv_header is None]
     batches = serialise(lines)
     names = TopicNames.from_settings(Settings())
 
@@ -164,6 +167,18 @@ def bench_decode(runs: int) -> dict[str, float]:
         for msg in IterMessages(sentences):
             with contextlib.suppress(Exception):
                 msg.decode()
+
+    def pyais_lines() -> None:
+        # The same physical lines as they arrive, as pyais reads them: tag blocks and $PGHP
+        # wrappers are pyais's to parse; the event time of a tag block is read, as the
+        # stage must (TagBlock is lazy: init() parses it).
+        for msg in IterMessages(raw):
+            with contextlib.suppress(Exception):
+                msg.decode()
+                tb = msg.tag_block
+                if tb is not None:
+                    tb.init()
+                    _ = tb.receiver_timestamp
 
     def feed() -> None:
         dec = Decoder()
@@ -177,21 +192,29 @@ def bench_decode(runs: int) -> dict[str, float]:
 
     n = len(lines)
     # Interleaved, so that a burst of load on the shared machine hits all three alike.
-    per: dict[str, list[float]] = {"pyais": [], "feed": [], "stage": []}
+    per: dict[str, list[float]] = {"pyais": [], "pyais_lines": [], "feed": [], "stage": []}
     for _ in range(runs):
         per["pyais"].append(cpu_median(pyais_only, 1))
+        per["pyais_lines"].append(cpu_median(pyais_lines, 1))
         per["feed"].append(cpu_median(feed, 1))
         per["stage"].append(cpu_median(stage, 1))
     med = {k: statistics.median(v) for k, v in per.items()}
-    ratios = [p / s for p, s in zip(per["pyais"], per["stage"], strict=True)]
+
+    def ratio(base: str, ours: str) -> float:
+        # Per interleaved round, then the median: a burst of load hits both alike.
+        return statistics.median(b / o for b, o in zip(per[base], per[ours], strict=True))
+
     return {
         "lines": n,
         "sentences": len(sentences),
         "pyais": n / med["pyais"],
+        "pyais_lines": n / med["pyais_lines"],
         "feed": n / med["feed"],
         "stage": n / med["stage"],
-        "stage_ratio": statistics.median(ratios),
-        "feed_ratio": med["pyais"] / med["feed"],
+        "stage_ratio": ratio("pyais", "stage"),
+        "stage_ratio_lines": ratio("pyais_lines", "stage"),
+        "feed_ratio": ratio("pyais", "feed"),
+        "feed_ratio_lines": ratio("pyais_lines", "feed"),
     }
 
 
@@ -750,11 +773,17 @@ def main() -> None:
     e2e_rate = in_rate = 0.0
     if "a" not in skip:
         d = bench_decode(args.runs)
-        row(f"(a) pyais IterMessages+decode, {d['lines']:.0f} lines", f"{d['pyais']:,.0f} lines/s")
+        row(f"(a) pyais IterMessages+decode, {d['lines']:.0f} lines", "")
+        row("    on the lines as they arrive (tag blocks read)", f"{d['pyais_lines']:,.0f} lines/s")
+        row("    on their bare sentences (envelopes stripped)", f"{d['pyais']:,.0f} lines/s")
         row("(b) DecodeStage.handle (orjson in/out)", f"{d['stage']:,.0f} lines/s")
-        row("    ratio to (a)", f"{d['stage_ratio']:.0%}", "target >= 80%")
+        row("    ratio to (a), the lines as they arrive", f"{d['stage_ratio_lines']:.0%}", ">= 80%")
+        row("    ratio to (a), bare sentences", f"{d['stage_ratio']:.0%}")
         row("    Decoder.feed alone", f"{d['feed']:,.0f} lines/s")
-        row("    ratio to (a)", f"{d['feed_ratio']:.0%}")
+        row(
+            "    ratio to (a): lines as they arrive / bare",
+            f"{d['feed_ratio_lines']:.0%} / {d['feed_ratio']:.0%}",
+        )
     corpus = pipeline_corpus(args.reps)
     if "c" not in skip:
         c = bench_in_process(corpus, max(3, args.runs // 2))

@@ -44,7 +44,7 @@ from mda.model import (
     Reject,
     Report,
     TimeSource,
-    slot_builder,
+    report_from_row,
 )
 
 #: Fragments held per source before the oldest is rejected.
@@ -72,10 +72,11 @@ _Clock = tuple[str | None, TimeSource]
 class DecodeResult:
     """What one :meth:`Decoder.feed` produced.
 
-    ``decoded_types`` lists the message type of every message pyais decoded, including types
-    that give no report (4, 8, 21, 27 …) and messages rejected afterwards (MMSI 0), so that
-    ``mda_messages_decoded_total{type}`` matches what was on the air. A plain slotted class:
-    it is created for every line, and the caller only reads it.
+    ``decoded_types`` lists the message type of every complete message with a checksum-valid
+    payload, including messages rejected afterwards (MMSI 0) and types that give no report
+    (4, 8, 21 …: counted by their type field and not decoded further, since no rule reads
+    them), so that ``mda_messages_decoded_total{type}`` matches what was on the air. A
+    plain slotted class: it is created for every line, and the caller only reads it.
     """
 
     __slots__ = ("decoded_types", "rejects", "reports")
@@ -378,6 +379,13 @@ class Decoder:
                 else:
                     self._reject(result, raw, RejectReason.BAD_MMSI, "MMSI 0", event_ms)
                 return
+        ais_id = sentence.ais_id
+        if ais_id not in _REPORT_TYPES:
+            # A type no rule reads (base stations, binary, safety text, AtoN …): counted by its
+            # type field, not decoded. pyais's decode() of it (~3-20 µs) would only be thrown
+            # away; about one message in ten on a real feed.
+            result.decoded_types.append(ais_id)
+            return
         try:
             msg = sentence.decode()
         except Exception as exc:  # pyais raises assorted errors on bad bits: data, not bugs
@@ -385,8 +393,6 @@ class Decoder:
             return
         msg_type: int = msg.msg_type
         result.decoded_types.append(msg_type)
-        if msg_type not in _REPORT_TYPES:
-            return
         mmsi: int = msg.mmsi
         if not mmsi:
             self._reject(result, raw, RejectReason.BAD_MMSI, "MMSI 0", event_ms)
@@ -649,4 +655,5 @@ REPORT_FIELDS: Final = (
     "ship_type",
     "dedup_key",
 )
-_make_report = slot_builder(Report, REPORT_FIELDS)
+#: Builds the fast path's reports (the model's row builder: tested to take this order).
+_make_report = report_from_row

@@ -5,8 +5,12 @@ the same stages run without Kafka in tests and in the in-process benchmark. Wire
 orjson bytes:
 
 - ``ais.raw``: ``{"lines": [RawLine…]}`` (a micro-batch of one source) or a control record.
-- ``ais.reports``: ``{"reports": [Report… | tick]}``, one message per destination partition
-  (``mmsi % partitions``) so track state stays co-partitioned without ``group_by``; ticks
+- ``ais.reports``: ``{"fields": [name…], "reports": [row… | tick]}``, one message per
+  destination partition (``mmsi % partitions``) so track state stays co-partitioned without
+  ``group_by``. A report is a row: its values in the order ``fields`` names
+  (:data:`~mda.model.REPORT_FIELDS`; :func:`report_items` reads them back as objects). The
+  track stage also reads reports written as objects (``{"reports": [{field: value}…]}``, the
+  form before rows, and handy in tests). Ticks
   ``{"tick": event_ms, "source": …, "stations": {station: last heard}}`` go to every
   partition in order with the reports (the event-time watermark and station liveness).
 - ``mda.presence``: ``{"presence": [record | tick], "from": track partition}``, each position
@@ -40,7 +44,15 @@ from mda.decode import Decoder
 from mda.errors import ReferenceDataError, RejectReason
 from mda.geo import releasability
 from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
-from mda.model import RawLine, Reject, Report, report_from_wire
+from mda.model import (
+    REPORT_FIELDS,
+    RawLine,
+    Reject,
+    Report,
+    report_from_row,
+    report_from_wire,
+    report_row,
+)
 from mda.proximity import fan_out, home_cell, is_exempt
 from mda.rules.context import RuleContext
 from mda.rules.isps import facility_event
@@ -67,6 +79,32 @@ class Out:
 #: lines/s a 60 s span held ~200,000 reports' presences (~400 MB); 10 s holds a sixth of it.
 #: A tick costs one small item per partition (and per presence partition) per source.
 TICK_MS = 10_000
+
+
+def _row_reader(fields: list[str] | None) -> Callable[[list[Any]], Report]:
+    """How to read the report rows of an ``ais.reports`` message whose header is ``fields``.
+
+    Rows in this version's order (every message this decoder writes) are read by position;
+    another order (a decoder of another version during a rolling upgrade) by name, where a
+    missing field is a ``KeyError`` as for a report written as an object.
+    """
+    if fields is None or tuple(fields) == REPORT_FIELDS:
+        return report_from_row
+    names = tuple(fields)
+    return lambda row: report_from_wire(dict(zip(names, row, strict=True)))
+
+
+def report_items(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items of a decoded ``ais.reports`` message as objects: each report as
+    ``{field: value}`` (rows named by the message's ``fields``), each tick as it is.
+
+    For readers of the topic other than the track stage (tools, tests, benchmarks).
+    """
+    fields = msg.get("fields")
+    return [
+        dict(zip(fields, d, strict=True)) if type(d) is list and fields is not None else d
+        for d in msg.get("reports", ())
+    ]
 
 
 def _eof_of(msg: dict[str, Any]) -> bool:
@@ -114,7 +152,7 @@ class DecodeStage:
         msg = orjson.loads(value)
         if _eof_of(msg):
             return self._eof(msg)
-        # Reports stay dataclasses until orjson serialises them natively (no asdict copies).
+        # Reports travel as rows (REPORT_FIELDS order, named in the message), ticks as objects.
         by_partition: dict[int, list[Any]] = defaultdict(list)
         rejects: list[Reject] = []
         decoded_types: list[int] = []
@@ -135,7 +173,12 @@ class DecodeStage:
         self.last_decoded_types = decoded_types
         self.last_lines = len(lines)
         out = [
-            Out(self.topics.reports, b"batch", orjson.dumps({"reports": reports}), p)
+            Out(
+                self.topics.reports,
+                b"batch",
+                orjson.dumps({"fields": REPORT_FIELDS, "reports": reports}),
+                p,
+            )
             for p, reports in sorted(by_partition.items())
         ]
         out += [self._reject_out(r) for r in rejects]
@@ -148,6 +191,7 @@ class DecodeStage:
         ticks their event times call for, and note the stations heard."""
         heard = self.stations[source]
         partitions = self.partitions
+        row = report_row
         for report in reports:
             event_ms = report.event_ms
             station = report.station or report.source
@@ -155,7 +199,7 @@ class DecodeStage:
                 heard[station] = event_ms
             if self._tick(source, event_ms, by_partition):
                 heard = self.stations[source]
-            by_partition[partition_for_mmsi(report.mmsi, partitions)].append(report)
+            by_partition[partition_for_mmsi(report.mmsi, partitions)].append(row(report))
 
     def _tick(self, source: str, event_ms: int, by_partition: dict[int, list[Any]]) -> bool:
         """Tell every partition that this source's event time has reached ``event_ms``.
@@ -175,7 +219,7 @@ class DecodeStage:
         return True
 
     def _reject_out(self, r: Reject) -> Out:
-        return Out(self.topics.rejected, r.source.encode(), orjson.dumps(r))
+        return Out(self.topics.rejected, r.source.encode(), r.to_json())
 
     def _eof(self, msg: dict[str, Any]) -> list[Out]:
         source = msg["source"]
@@ -396,18 +440,22 @@ class TrackStage:
         lags: list[float] = []
         duplicates = 0
         now_s = time.time()  # only for the lag metric: no rule sees the wall clock
+        from_row = _row_reader(msg.get("fields"))
         for d in msg["reports"]:
-            tick = d.get("tick")
-            if tick is not None:
-                # Event time reaches the proximity stage too, in order with the presences.
-                for p in range(self.partitions):
-                    presence[p].append({"tick": tick, "source": d["source"]})
-                self._heard(partition, d.get("stations", {}))
-                findings += self._advance((partition, d["source"]), tick, changed)
-                continue
+            if type(d) is list:
+                report = from_row(d)
+            else:
+                tick = d.get("tick")
+                if tick is not None:
+                    # Event time reaches the proximity stage too, in order with the presences.
+                    for p in range(self.partitions):
+                        presence[p].append({"tick": tick, "source": d["source"]})
+                    self._heard(partition, d.get("stations", {}))
+                    findings += self._advance((partition, d["source"]), tick, changed)
+                    continue
+                report = report_from_wire(d)
             # Silences due before this report happened first.
-            findings += self._advance((partition, d["source"]), d["event_ms"], changed)
-            report = report_from_wire(d)
+            findings += self._advance((partition, report.source), report.event_ms, changed)
             due = None
             c = self.counts[(report.source, partition)]
             mmsi = report.mmsi

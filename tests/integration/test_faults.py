@@ -31,6 +31,7 @@ from mda.model import RawLine
 from replay.scenarios import DATA_DIR, great_lakes_demo
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port, start_broker
+from streams.pipeline import report_items
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
@@ -225,7 +226,7 @@ def read_all(bootstrap: str, topic: str) -> list[dict[str, object]]:
 def report_keys(bootstrap: str, topic: str) -> list[tuple[int, int, str]]:
     keys = []
     for rec in read_all(bootstrap, topic):
-        for d in orjson.loads(rec["value"]).get("reports", []):  # type: ignore[arg-type]
+        for d in report_items(orjson.loads(rec["value"])):  # type: ignore[arg-type]
             if "mmsi" in d:
                 keys.append((d["mmsi"], d["event_ms"], d["dedup_key"]))
     return keys

@@ -13,7 +13,7 @@ from mda.model import RawLine
 from mda.rules.context import RuleContext
 from mda.track import VesselTrack
 from replay.scenarios import great_lakes_demo
-from streams.pipeline import TICK_MS, DecodeStage, Out, TrackStage
+from streams.pipeline import TICK_MS, DecodeStage, Out, TrackStage, report_items
 from streams.settings import Settings
 from streams.topics import TopicNames, partition_for_mmsi
 
@@ -31,7 +31,7 @@ def test_decode_stage_sends_one_message_per_destination_partition() -> None:
     reports = [o for o in outs if o.topic == NAMES.reports]
     assert len(reports) == len({o.partition for o in reports}) <= 4
     for o in reports:
-        items = orjson.loads(o.value)["reports"]
+        items = report_items(orjson.loads(o.value))
         reports = [r for r in items if "tick" not in r]
         for r in reports:
             assert partition_for_mmsi(r["mmsi"], 4) == o.partition
@@ -74,7 +74,7 @@ def test_ticks_reach_every_partition_in_order_with_the_reports() -> None:
     ticks = {}
     for o in outs:
         if o.topic == NAMES.reports:
-            items = orjson.loads(o.value)["reports"]
+            items = report_items(orjson.loads(o.value))
             ticks[o.partition] = [i["tick"] for i in items if "tick" in i]
             # No report runs more than one tick interval ahead of its partition's last tick.
             last = None
@@ -118,7 +118,7 @@ def _per_partition(outs: list[Out]) -> tuple[dict[int, list[Any]], list[bytes]]:
     items: dict[int, list[Any]] = {}
     for o in outs:
         if o.topic == NAMES.reports:
-            items.setdefault(o.partition, []).extend(orjson.loads(o.value)["reports"])
+            items.setdefault(o.partition, []).extend(report_items(orjson.loads(o.value)))
     return items, [o.value for o in outs if o.topic == NAMES.rejected]
 
 

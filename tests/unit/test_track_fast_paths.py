@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,24 @@ import orjson
 import pytest
 import shapely
 
+from mda.decode import Decoder
 from mda.geo import Geography
 from mda.landmask import LandMask
 from mda.mid import MidTable
-from mda.model import REPORT_FIELDS, RawLine, Report, report_from_wire, slot_builder
+from mda.model import (
+    REPORT_FIELDS,
+    RawLine,
+    Reject,
+    Report,
+    report_from_row,
+    report_from_wire,
+    report_row,
+    slot_builder,
+)
 from mda.rules.context import RuleContext
 from mda.state import TRACK_FIELDS, Crossing, OpenAlert, VesselTrack
 from replay.files import iter_raw_lines
-from streams.pipeline import DecodeStage, TrackStage
+from streams.pipeline import DecodeStage, TrackStage, report_items
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -108,6 +119,58 @@ def test_report_from_wire_equals_the_constructor() -> None:
         report_from_wire({k: v for k, v in d.items() if k != "lat"})
 
 
+def test_a_report_row_through_orjson_is_the_report() -> None:
+    report = Report(
+        316_001_234, 5, 1_700_000_000_000, "uscg", "f.nmea", None, None, None, None, None, None,
+        None, "A", "NORTHERN STAR", "CFK2345", 9_123_456, 70, "k,0",
+    )  # fmt: skip
+    row = report_row(report)
+    assert row == tuple(getattr(report, f) for f in REPORT_FIELDS)
+    back = report_from_row(orjson.loads(orjson.dumps(row)))
+    assert type(back) is Report and back == report and hash(back) == hash(report)
+
+
+def _as_objects(value: bytes) -> bytes:
+    """An ais.reports message with its reports written as objects (the form before rows)."""
+    msg = orjson.loads(value)
+    if "fields" not in msg:
+        return value
+    return orjson.dumps({"reports": report_items(msg)})
+
+
+def _reordered(value: bytes) -> bytes:
+    """The same message from a decoder whose rows list the fields in another order."""
+    msg = orjson.loads(value)
+    if "fields" not in msg:
+        return value
+    order = list(reversed(REPORT_FIELDS))
+    items = [
+        [d[f] for f in order] if "mmsi" in d else d for d in report_items(msg)
+    ]  # fmt: skip
+    return orjson.dumps({"fields": order, "reports": items})
+
+
+def test_report_rows_objects_and_reordered_rows_give_the_same_outputs() -> None:
+    ctx = RuleContext(Geography.load(), MidTable.load_default(), landmask=LandMask.load_default())
+    rows = _run_recordings(ctx)
+    assert sum(b'"alert_id"' in b for b in rows) > 30
+    assert _run_recordings(ctx, _as_objects) == rows
+    assert _run_recordings(ctx, _reordered) == rows
+
+
+def test_report_items_names_the_row_values() -> None:
+    decode = DecodeStage(NAMES, 1)
+    lines = list(iter_raw_lines(DATA / "great_lakes_demo.nmea", source="g", ingest_ms=0))
+    decoded = decode.decoder.feed_many(lines).reports
+    (out,) = [o for o in DecodeStage(NAMES, 1).handle(
+        orjson.dumps({"lines": [ln.to_dict() for ln in lines]})
+    ) if o.topic == NAMES.reports]  # fmt: skip
+    msg = orjson.loads(out.value)
+    assert msg["fields"] == list(REPORT_FIELDS)
+    assert [d for d in report_items(msg) if "mmsi" in d] == [r.to_dict() for r in decoded]
+    assert any("tick" in d for d in report_items(msg))
+
+
 def test_slot_builder_needs_every_slot_and_no_base() -> None:
     build = slot_builder(Crossing, ("at_ms", "from_side", "to_side", "severity", "slowed_after"))
     assert build((1, "CA", "US", "info", True)) == Crossing(1, "CA", "US", "info", True)
@@ -127,8 +190,11 @@ def test_evolve_refuses_an_unknown_field() -> None:
         _full_track().evolve(latitude=1.0)
 
 
-def _run_recordings(ctx: RuleContext) -> list[bytes]:
-    """Every message the track stage sends for the bundled recordings, then every track."""
+def _run_recordings(
+    ctx: RuleContext, rewrite: Callable[[bytes], bytes] | None = None
+) -> list[bytes]:
+    """Every message the track stage sends for the bundled recordings, then every track
+    (``rewrite``: applied to each ``ais.reports`` value on its way to the track stage)."""
     out: list[bytes] = []
     decode = DecodeStage(NAMES, 2)
     track = TrackStage(NAMES, 2, ctx, {})
@@ -143,7 +209,8 @@ def _run_recordings(ctx: RuleContext) -> list[bytes]:
             for o in decode.handle(b):
                 if o.topic == NAMES.reports:
                     assert o.partition is not None
-                    out += [x.topic.encode() + x.value for x in track.handle(o.value, o.partition)]
+                    value = o.value if rewrite is None else rewrite(o.value)
+                    out += [x.topic.encode() + x.value for x in track.handle(value, o.partition)]
     out += [orjson.dumps(track.tracks[k]) for k in sorted(track.tracks)]
     return out
 
@@ -186,6 +253,19 @@ def test_shore_distance_memo_gives_the_searched_distance() -> None:
     for lat, lon in points * 2:
         assert mask._shore_distance_m(lat, lon) == mask._shore_search_m(lat, lon)
     assert set(mask._shore_memo) >= set(points)
+
+
+def test_reject_to_json_is_orjson_of_the_dataclass(shared_data: Path) -> None:
+    rejects = [
+        r
+        for path in sorted(shared_data.glob("ais_nmea/*"))
+        for r in Decoder().feed_many(iter_raw_lines(path, source=path.name, ingest_ms=7)).rejects
+    ]
+    rejects.append(Reject("bad_checksum", "expected 12", "s", 1, 'é"\\', 1_700_000_000_000))
+    assert len({r.reason for r in rejects}) >= 5
+    for r in rejects:
+        assert r.to_json() == orjson.dumps(r)
+        assert orjson.loads(r.to_json()) == r.to_dict()
 
 
 def test_raw_line_from_wire_is_from_dict() -> None:
