@@ -13,7 +13,9 @@ from mda.errors import RejectReason
 
 LINES_READ = Counter("mda_lines_read_total", "Input lines taken from ais.raw by the decode stage")
 MESSAGES_DECODED = Counter(
-    "mda_messages_decoded_total", "AIS messages decoded, by message type", ["msg_type"]
+    "mda_messages_decoded_total",
+    "AIS messages decoded (complete, checksum valid), by message type",
+    ["msg_type"],
 )
 MESSAGES_REJECTED = Counter("mda_messages_rejected_total", "Inputs rejected, by reason", ["reason"])
 DUPLICATES = Counter(
