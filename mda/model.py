@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NewType, TypeVar
 
@@ -175,24 +175,8 @@ class RawLine:
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> RawLine:
-        """:meth:`from_dict` for the decode stage's hot path: the same line, built without
-        ``__init__`` (:func:`slot_builder`) when every field already has its type (as our
-        producers write it); anything else goes through :meth:`from_dict`'s conversions."""
-        source, line_no, text, ingest_ms = (
-            d.get("source"),
-            d.get("line_no"),
-            d.get("text"),
-            d.get("ingest_ms"),
-        )
-        if (
-            type(source) is str
-            and type(line_no) is int
-            and type(text) is str
-            and type(ingest_ms) is int
-            and d.get("csv_header") is None
-        ):
-            return _raw_line((source, line_no, text, ingest_ms, None))
-        return cls.from_dict(d)
+        """:meth:`from_dict` for the decode stage's hot path (:func:`raw_lines_from_wire`)."""
+        return raw_lines_from_wire((d,))[0]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RawLine:
@@ -209,3 +193,33 @@ class RawLine:
 _raw_line: Callable[[tuple[Any, ...]], RawLine] = slot_builder(
     RawLine, ("source", "line_no", "text", "ingest_ms", "csv_header")
 )
+
+
+def raw_lines_from_wire(items: Iterable[dict[str, Any]]) -> list[RawLine]:
+    """The lines of an ``ais.raw`` batch as orjson parsed them: :meth:`RawLine.from_dict` of
+    each, built without ``__init__`` (:func:`slot_builder`) when every field already has its
+    type (as our producers write it); anything else goes through ``from_dict``'s conversions.
+    One call per batch: the decode stage's hot path."""
+    build = _raw_line
+    from_dict = RawLine.from_dict
+    out: list[RawLine] = []
+    append = out.append
+    for d in items:
+        get = d.get
+        source, line_no, text, ingest_ms = (
+            get("source"),
+            get("line_no"),
+            get("text"),
+            get("ingest_ms"),
+        )
+        if (
+            type(source) is str
+            and type(line_no) is int
+            and type(text) is str
+            and type(ingest_ms) is int
+            and get("csv_header") is None
+        ):
+            append(build((source, line_no, text, ingest_ms, None)))
+        else:
+            append(from_dict(d))
+    return out

@@ -46,9 +46,9 @@ from mda.geo import releasability
 from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
 from mda.model import (
     REPORT_FIELDS,
-    RawLine,
     Reject,
     Report,
+    raw_lines_from_wire,
     report_from_row,
     report_from_wire,
     report_row,
@@ -159,14 +159,16 @@ class DecodeStage:
         lines = msg["lines"]
         # A run of lines of one source (a whole batch, as our producers write them) goes
         # through the decoder into one result and is counted once.
-        for source, run in groupby(map(RawLine.from_wire, lines), key=_source_of):
+        for source, run in groupby(raw_lines_from_wire(lines), key=_source_of):
             raws = list(run)
             result = self.decoder.feed_many(raws)
             counts = self.counts[source]
             counts.lines += len(raws)
             decoded_types += result.decoded_types
             rejects += result.rejects
-            counts.decoded.update(map(_type_name, result.decoded_types))
+            decoded = counts.decoded
+            for msg_type, n in Counter(result.decoded_types).items():
+                decoded[_type_name(msg_type)] += n
             counts.rejected.update(r.reason for r in result.rejects)
             self._route(source, result.reports, by_partition)
         self.last_rejects = rejects
