@@ -58,8 +58,8 @@ def measure(lines: list[str], partitions: int, batch_lines: int) -> dict[str, fl
                 items = orjson.loads(t.value)["presence"]
                 messages += 1
                 nbytes += len(t.value)
-                ticks += sum(1 for d in items if "tick" in d)
-                records += sum(1 for d in items if "tick" not in d)
+                ticks += sum(1 for d in items if type(d) is dict and "tick" in d)
+                records += sum(1 for d in items if type(d) is list or "tick" not in d)
                 presence.append((t.value, t.partition))
     started = time.perf_counter()
     for value, p in presence:

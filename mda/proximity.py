@@ -31,7 +31,7 @@ import functools
 import sys
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
@@ -170,6 +170,38 @@ class Presence(NamedTuple):
                 return cls.from_dict(d)
             return cls.from_dict({**d, "cells": hosted_cells(d["home"], partitions, partition)})
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any], partition: int, partitions: int) -> Presence:
+        """The presence from a row of the track stage's record (:data:`PRESENCE_ROW`
+        order) as orjson parsed it, on ``partition``: as :meth:`from_wire`, ``cells`` ``None``
+        for the cells of its home's ring hosted here, a list (empty) to forget the vessel."""
+        mmsi, _source, lat, lon, sog_kn, cog_deg, event_ms, exempt, home, name, imo, cells = row
+        if cells is None:
+            ring = hosted_cells(home, partitions, partition)
+        else:
+            ring = tuple(H3Cell(sys.intern(c)) for c in cells)
+        return cls._make(
+            (mmsi, lat, lon, sog_kn, event_ms, exempt, sys.intern(home), ring, cog_deg, name, imo)
+        )
+
+
+#: The columns of a presence record on ``mda.presence``, a row (each message names them):
+#: orjson writes and reads a row faster than an object, and the message is ~40% smaller.
+#: ``cells`` is ``None`` (the hosted cells of the home's ring) or ``[]`` (forget the vessel).
+PRESENCE_ROW: tuple[str, ...] = (
+    "mmsi",
+    "source",
+    "lat",
+    "lon",
+    "sog_kn",
+    "cog_deg",
+    "event_ms",
+    "exempt",
+    "home",
+    "name",
+    "imo",
+    "cells",
+)
 
 #: The fields of a wire record before and after (home, cells), in Presence's order.
 _WIRE_HEAD = itemgetter("mmsi", "lat", "lon", "sog_kn", "event_ms", "exempt")

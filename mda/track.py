@@ -41,11 +41,15 @@ class StepResult:
 
 
 def _is_duplicate(track: VesselTrack | None, report: Report, window_ms: int) -> bool:
-    if track is None or not report.dedup_key:
+    dedup_key = report.dedup_key
+    if track is None or not dedup_key:
         return False
-    return any(
-        key == report.dedup_key and abs(report.event_ms - t) <= window_ms for key, t in track.recent
-    )
+    # A loop, not any() over a generator: asked for every report, and a hit is rare.
+    event_ms = report.event_ms
+    for key, t in track.recent:  # noqa: SIM110
+        if key == dedup_key and abs(event_ms - t) <= window_ms:
+            return True
+    return False
 
 
 def _absorb(

@@ -13,11 +13,13 @@ orjson bytes:
   form before rows, and handy in tests). Ticks
   ``{"tick": event_ms, "source": …, "stations": {station: last heard}}`` go to every
   partition in order with the reports (the event-time watermark and station liveness).
-- ``mda.presence``: ``{"presence": [record | tick], "from": track partition}``, each position
-  fanned out to its H3 res-7 cell and ring, one record per destination partition
-  (``crc32(cell) % partitions``), consumed by :mod:`streams.proximity`. A record names no
-  cells (the receiver knows which cells of the ring it hosts), except ``"cells": []`` to a
-  partition that hosted the vessel's previous ring but none of the new one (forget it).
+- ``mda.presence``: ``{"fields": [name…], "presence": [row | tick], "from": track partition}``,
+  each position fanned out to its H3 res-7 cell and ring, one record per destination
+  partition (``crc32(cell) % partitions``), consumed by :mod:`streams.proximity`. A record
+  is a row in the order ``fields`` names (:data:`~mda.proximity.PRESENCE_ROW`); records
+  written as objects are read too. A record names no cells (``cells`` null: the receiver
+  knows which cells of the ring it hosts), except ``[]`` to a partition that hosted the
+  vessel's previous ring but none of the new one (forget it).
 - ``mda.alerts``: one ``mda.alert/1`` object per message, key = MMSI.
 - control records ``{"ctl": "eof", "run": …, "source": …}`` follow a source's last line
   through every stage (to every partition), carrying per-stage counts, so ``mda run`` knows
@@ -53,7 +55,7 @@ from mda.model import (
     report_from_wire,
     report_row,
 )
-from mda.proximity import fan_out, home_cell, is_exempt
+from mda.proximity import PRESENCE_ROW, fan_out, home_cell, is_exempt
 from mda.rules.context import RuleContext
 from mda.rules.isps import facility_event
 from mda.state import VesselTrack
@@ -498,7 +500,7 @@ class TrackStage:
             Out(
                 self.topics.presence,
                 b"batch",
-                orjson.dumps({"presence": recs, "from": partition}),
+                orjson.dumps({"fields": PRESENCE_ROW, "presence": recs, "from": partition}),
                 p,
             )
             for p, recs in sorted(presence.items())
@@ -525,21 +527,22 @@ class TrackStage:
             if before != home:
                 for p in fan_out(before, self.partitions):
                     dest.setdefault(p, ())
-        record = {
-            "mmsi": report.mmsi,
-            "source": report.source,
-            "lat": report.lat,
-            "lon": report.lon,
-            "sog_kn": report.sog_kn,
-            "cog_deg": report.cog_deg,
-            "event_ms": report.event_ms,
-            "exempt": is_exempt(self.ctx.find_zone(z) for z in new.zones),
-            "home": home,
-            "name": new.name,
-            "imo": new.imo,
-        }
+        row = [
+            report.mmsi,
+            report.source,
+            report.lat,
+            report.lon,
+            report.sog_kn,
+            report.cog_deg,
+            report.event_ms,
+            is_exempt(self.ctx.find_zone(z) for z in new.zones),
+            home,
+            new.name,
+            new.imo,
+            None,  # cells: the receiver's own of the home's ring
+        ]  # PRESENCE_ROW order
         for p, cells in dest.items():
-            presence[p].append({**record, "cells": []} if not cells else record)
+            presence[p].append(row if cells else [*row[:-1], []])
 
     def apply_references(self, items: list[tuple[str, str, Any, int]]) -> None:
         """Apply ISPS reference records (kind, key, JSON value or None, offset) to the context.

@@ -33,7 +33,7 @@ import orjson
 from mda.alerts import Finding, VesselIdentity, to_message
 from mda.geo import Geography, releasability
 from mda.mid import MidTable
-from mda.proximity import Presence, ProximityState
+from mda.proximity import PRESENCE_ROW, Presence, ProximityState
 from mda.thresholds import Thresholds
 from streams.pipeline import Out
 from streams.topics import TopicNames
@@ -112,7 +112,21 @@ class ProximityStage:
         sender = int(msg.get("from", 0))
         touched: dict[str, _Source] = {}
         records = 0
+        fields = msg.get("fields")
+        by_position = fields is None or tuple(fields) == PRESENCE_ROW
         for d in msg["presence"]:
+            if type(d) is list:
+                if by_position:
+                    source = d[1]
+                    s = touched.get(source) or self._source(partition, source)
+                    touched[source] = s
+                    records += 1
+                    s.pending[sender].append(Presence.from_row(d, partition, self.partitions))
+                    continue
+                # Another column order (a track stage of another version): read by name.
+                d = dict(zip(fields, d, strict=True))
+                if d.get("cells", ()) is None:
+                    del d["cells"]  # the object form leaves it out
             s = touched.get(d["source"]) or self._source(partition, d["source"])
             touched[d["source"]] = s
             if "tick" in d:
