@@ -66,7 +66,7 @@ from mda.geo import Geography
 from mda.landmask import LandMask
 from mda.lines import parse_line
 from mda.mid import MidTable
-from mda.model import RawLine, Report
+from mda.model import RawLine, Report, raw_batch_to_json
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
 from replay.files import iter_raw_lines
@@ -136,10 +136,7 @@ def pipeline_corpus(reps: int) -> dict[str, list[RawLine]]:
 
 
 def serialise(lines: list[RawLine], size: int = BATCH) -> list[bytes]:
-    return [
-        orjson.dumps({"lines": [ln.to_dict() for ln in lines[i : i + size]]})
-        for i in range(0, len(lines), size)
-    ]
+    return [raw_batch_to_json(lines[i : i + size]) for i in range(0, len(lines), size)]
 
 
 def cpu_median(fn: Callable[[], Any], runs: int) -> float:
@@ -631,16 +628,8 @@ def bench_latency(workdir: Path, seconds: float, rate: int) -> dict[str, float]:
             lines = []
             for s in tick:
                 line_no += 1
-                lines.append(
-                    {
-                        "source": source,
-                        "line_no": line_no,
-                        "text": f"\\s:BENCH,c:{now_ms}*00\\{s}",
-                        "ingest_ms": now_ms,
-                        "csv_header": None,
-                    }
-                )
-            producer.send(c.names.raw, key=source.encode(), value=orjson.dumps({"lines": lines}))
+                lines.append(RawLine(source, line_no, f"\\s:BENCH,c:{now_ms}*00\\{s}", now_ms))
+            producer.send(c.names.raw, key=source.encode(), value=raw_batch_to_json(lines))
         sent_s = time.monotonic() - t0
         eof = orjson.dumps({"ctl": "eof", "run": run, "source": source})
         producer.send(c.names.raw, key=source.encode(), value=eof)

@@ -24,11 +24,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import orjson
 from kafka import KafkaProducer
 from pyais.encode import encode_dict
 
-from mda.model import RawLine
+from mda.model import RawLine, raw_batch_to_json
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
 from streams.runner import stop_process
@@ -182,11 +181,9 @@ def main() -> None:
                     break
                 if now >= next_tick:
                     now_s = int(time.time())
-                    batch = [feed.next(now_s).to_dict() for _ in range(per_tick)]
+                    batch = [feed.next(now_s) for _ in range(per_tick)]
                     producer.send(
-                        f"{PREFIX}ais.raw",
-                        key=SOURCE.encode(),
-                        value=orjson.dumps({"lines": batch}),
+                        f"{PREFIX}ais.raw", key=SOURCE.encode(), value=raw_batch_to_json(batch)
                     )
                     sent += per_tick
                     next_tick += tick_s

@@ -176,7 +176,7 @@ class RawLine:
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> RawLine:
         """:meth:`from_dict` for the decode stage's hot path (:func:`raw_lines_from_wire`)."""
-        return raw_lines_from_wire((d,))[0]
+        return raw_lines_from_wire({"lines": (d,)})[0]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RawLine:
@@ -195,15 +195,48 @@ _raw_line: Callable[[tuple[Any, ...]], RawLine] = slot_builder(
 )
 
 
-def raw_lines_from_wire(items: Iterable[dict[str, Any]]) -> list[RawLine]:
-    """The lines of an ``ais.raw`` batch as orjson parsed them: :meth:`RawLine.from_dict` of
-    each, built without ``__init__`` (:func:`slot_builder`) when every field already has its
-    type (as our producers write it); anything else goes through ``from_dict``'s conversions.
-    One call per batch: the decode stage's hot path."""
+#: The columns of a line in an ``ais.raw`` batch, a row (each message names them): rows are
+#: ~30% smaller than objects and orjson reads them in about half the time.
+RAW_LINE_FIELDS: tuple[str, ...] = ("source", "line_no", "text", "ingest_ms", "csv_header")
+_raw_line_row = operator.attrgetter(*RAW_LINE_FIELDS)
+
+
+def raw_batch_to_json(lines: Iterable[RawLine]) -> bytes:
+    """An ``ais.raw`` message: ``{"fields": RAW_LINE_FIELDS, "lines": [row…]}``."""
+    return orjson.dumps({"fields": RAW_LINE_FIELDS, "lines": [_raw_line_row(ln) for ln in lines]})
+
+
+def raw_lines_from_wire(msg: dict[str, Any]) -> list[RawLine]:
+    """The lines of an ``ais.raw`` message as orjson parsed it: rows in the order its
+    ``fields`` names (:func:`raw_batch_to_json`), or objects (``{"lines": [{field: value}…]}``,
+    the form before rows, and handy in tests).
+
+    :meth:`RawLine.from_dict` of each line, built without ``__init__`` (:func:`slot_builder`)
+    when every field already has its type (as our producers write it); anything else goes
+    through ``from_dict``'s conversions. One call per batch: the decode stage's hot path.
+    """
+    items = msg["lines"]
+    fields = msg.get("fields")
     build = _raw_line
     from_dict = RawLine.from_dict
     out: list[RawLine] = []
     append = out.append
+    if fields is not None and tuple(fields) == RAW_LINE_FIELDS:
+        for row in items:
+            source, line_no, text, ingest_ms, header = row
+            if (
+                type(source) is str
+                and type(line_no) is int
+                and type(text) is str
+                and type(ingest_ms) is int
+                and header is None
+            ):
+                append(build(row))
+            else:
+                append(from_dict(dict(zip(RAW_LINE_FIELDS, row, strict=True))))
+        return out
+    if fields is not None:  # another column order: by name
+        items = [dict(zip(fields, row, strict=True)) for row in items]
     for d in items:
         get = d.get
         source, line_no, text, ingest_ms = (

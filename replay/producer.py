@@ -14,7 +14,7 @@ import orjson
 from kafka import KafkaProducer
 
 from mda.lines import parse_line
-from mda.model import RawLine
+from mda.model import RawLine, raw_batch_to_json
 from replay.files import iter_raw_lines
 
 
@@ -84,7 +84,7 @@ def replay_file(
         # Paced: one line at a time decides the timing, sent in small batches.
         chunks = _paced(lines, pacer, max(1, min(batch_lines, 50)))
     for batch in chunks:
-        value = orjson.dumps({"lines": [line.to_dict() for line in batch]})
+        value = raw_batch_to_json(batch)
         producer.send(topic, key=source.encode(), value=value)
         total += len(batch)
         if on_lines:

@@ -14,9 +14,7 @@ import sys
 import threading
 from typing import Any
 
-import orjson
-
-from mda.model import RawLine
+from mda.model import RawLine, raw_batch_to_json
 from replay.live import IngestObserver
 from streams import metrics
 from streams.settings import Settings
@@ -89,7 +87,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
 
     def send(batch: list[RawLine]) -> None:
-        value = orjson.dumps({"lines": [line.to_dict() for line in batch]})
+        value = raw_batch_to_json(batch)
         future = producer.send(topic, key=source.encode(), value=value)
         future.add_callback(_sent, len(batch))
         future.add_errback(_failed, len(batch))

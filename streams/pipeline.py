@@ -4,7 +4,9 @@ Agents (``streams.agents``) only unpack Kafka events, call a stage and send what
 the same stages run without Kafka in tests and in the in-process benchmark. Wire values are
 orjson bytes:
 
-- ``ais.raw``: ``{"lines": [RawLine…]}`` (a micro-batch of one source) or a control record.
+- ``ais.raw``: ``{"fields": [name…], "lines": [row…]}`` (a micro-batch of one source, each
+  line a row in the order ``fields`` names: :func:`~mda.model.raw_batch_to_json`; lines
+  written as objects are read too) or a control record.
 - ``ais.reports``: ``{"fields": [name…], "reports": [row… | tick]}``, one message per
   destination partition (``mmsi % partitions``) so track state stays co-partitioned without
   ``group_by``. A report is a row: its values in the order ``fields`` names
@@ -161,7 +163,7 @@ class DecodeStage:
         lines = msg["lines"]
         # A run of lines of one source (a whole batch, as our producers write them) goes
         # through the decoder into one result and is counted once.
-        for source, run in groupby(raw_lines_from_wire(lines), key=_source_of):
+        for source, run in groupby(raw_lines_from_wire(msg), key=_source_of):
             raws = list(run)
             result = self.decoder.feed_many(raws)
             counts = self.counts[source]

@@ -21,7 +21,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from mda.decode import Decoder
-from mda.model import RawLine
+from mda.model import RawLine, raw_lines_from_wire
 from replay.files import iter_raw_lines
 from replay.live import Batcher, parse_endpoint, run_tcp
 from streams.admin import ensure_topics
@@ -50,7 +50,7 @@ def raw_lines(broker: EmbeddedBroker, topic: str, want: int, timeout_s: float) -
     while len(out) < want and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=300).values():
             for rec in records:
-                out += [RawLine.from_dict(d) for d in orjson.loads(rec.value)["lines"]]
+                out += raw_lines_from_wire(orjson.loads(rec.value))
     consumer.close()
     return out
 

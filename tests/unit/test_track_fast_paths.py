@@ -26,10 +26,13 @@ from mda.geo import Geography
 from mda.landmask import LandMask
 from mda.mid import MidTable
 from mda.model import (
+    RAW_LINE_FIELDS,
     REPORT_FIELDS,
     RawLine,
     Reject,
     Report,
+    raw_batch_to_json,
+    raw_lines_from_wire,
     report_from_row,
     report_from_wire,
     report_row,
@@ -38,6 +41,7 @@ from mda.model import (
 from mda.rules.context import RuleContext
 from mda.state import TRACK_FIELDS, Crossing, OpenAlert, VesselTrack
 from replay.files import iter_raw_lines
+from replay.scenarios import great_lakes_demo
 from streams.pipeline import DecodeStage, TrackStage, report_items
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -283,6 +287,36 @@ def test_raw_line_from_wire_is_from_dict() -> None:
     assert RawLine.from_wire({**canonical, "csv_header": ["A"]}).csv_header == ("A",)
     with pytest.raises(KeyError):
         RawLine.from_wire({"source": "f", "text": "x", "ingest_ms": 1})
+
+
+def test_raw_batches_as_rows_objects_or_reordered_rows_are_the_same_lines() -> None:
+    lines = [
+        RawLine("f", 1, "!AIVDM", 5),
+        RawLine("g", 2, "MMSI,LAT", 6, ("MMSI", "LAT")),
+        RawLine("f", 3, "\\c:1*00\\!AIVDM", 7),
+    ]
+    rows = orjson.loads(raw_batch_to_json(lines))
+    assert rows["fields"] == list(RAW_LINE_FIELDS)
+    assert rows["lines"][0] == ["f", 1, "!AIVDM", 5, None]
+    objects = {"lines": [ln.to_dict() for ln in lines]}
+    order = list(reversed(RAW_LINE_FIELDS))
+    reordered = {"fields": order, "lines": [[d[f] for f in order] for d in objects["lines"]]}
+    for msg in (rows, objects, reordered):
+        assert raw_lines_from_wire(msg) == lines
+    # Loose types in a row take from_dict's conversions, as in an object.
+    loose = {"fields": RAW_LINE_FIELDS, "lines": [["f", "3", "!AIVDM", 5.0, None]]}
+    assert raw_lines_from_wire(loose) == [RawLine("f", 3, "!AIVDM", 5)]
+    # The decode stage reads every form to the same outputs.
+    text = great_lakes_demo().lines
+    batch = [RawLine("g", i, t, 0) for i, t in enumerate(text, 1)]
+    outs = [
+        [(o.topic, o.partition, o.value) for o in DecodeStage(NAMES, 3).handle(value)]
+        for value in (
+            raw_batch_to_json(batch),
+            orjson.dumps({"lines": [ln.to_dict() for ln in batch]}),
+        )
+    ]
+    assert outs[0] == outs[1] and len(outs[0]) == 3  # one message per partition
 
 
 def test_decode_counts_per_source_in_a_mixed_batch() -> None:
