@@ -383,7 +383,7 @@ class Decoder:
         if ais_id not in _REPORT_TYPES:
             # A type no rule reads (base stations, binary, safety text, AtoN …): counted by its
             # type field, not decoded. pyais's decode() of it (~3-20 µs) would only be thrown
-            # away; about one message in ten on a real feed.
+            # away; 1 message in 14 of the recordings bench.run decodes.
             result.decoded_types.append(ais_id)
             return
         try:
