@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pyais.encode import encode_dict
 
 from mda.geo import Geography
 from mda.mid import MidTable
-from mda.model import RawLine
+from mda.model import RawLine, raw_batch_to_json
 from mda.rules.context import RuleContext
 from mda.track import VesselTrack
 from replay.scenarios import great_lakes_demo
@@ -119,7 +120,13 @@ def _per_partition(outs: list[Out]) -> tuple[dict[int, list[Any]], list[bytes]]:
     for o in outs:
         if o.topic == NAMES.reports:
             items.setdefault(o.partition, []).extend(report_items(orjson.loads(o.value)))
-    return items, [o.value for o in outs if o.topic == NAMES.rejected]
+    rejects = [
+        orjson.dumps(r)
+        for o in outs
+        if o.topic == NAMES.rejected
+        for r in orjson.loads(o.value)["rejects"]
+    ]
+    return items, rejects
 
 
 def test_one_source_batches_and_mixed_batches_give_the_same_outputs(shared_data: Path) -> None:
@@ -159,3 +166,39 @@ def test_one_source_batches_and_mixed_batches_give_the_same_outputs(shared_data:
     assert {s: c.to_dict() for s, c in mixed.counts.items()} == {
         s: c.to_dict() for s, c in separate.counts.items()
     }
+
+
+def test_rejects_go_out_in_one_message_per_source_and_batch() -> None:
+    first, _second = encode_dict(
+        {"type": 5, "mmsi": 316012345, "shipname": "LAKE SPIRIT", "callsign": "CFK2345"},
+        talker_id="AI",
+        sentence_type="VDM",
+    )
+    lines = [
+        RawLine("a", 1, "junk", 0),
+        RawLine("b", 1, "also junk", 0),
+        RawLine("a", 2, "$GPBWR,195924,5307.2833,N,00521.7536,E,213.9,T,213.2,M,4.25,N,,A*4F", 0),
+        RawLine("a", 3, first, 0),  # held for assembly: rejected at the end of the input
+    ]
+    stage = DecodeStage(NAMES, 2)
+    outs = [o for o in stage.handle(raw_batch_to_json(lines)) if o.topic == NAMES.rejected]
+    got = [
+        (o.key, [(r["line_no"], r["reason"]) for r in orjson.loads(o.value)["rejects"]])
+        for o in outs
+    ]
+    assert got == [
+        (b"a", [(1, "not_nmea"), (2, "unsupported_sentence")]),
+        (b"b", [(1, "not_nmea")]),
+    ]
+    assert orjson.loads(outs[1].value)["rejects"][0] == {
+        "reason": "not_nmea",
+        "detail": "no sentence start",
+        "source": "b",
+        "line_no": 1,
+        "raw": "also junk",
+        "event_ms": None,
+    }
+    eof = stage.handle(orjson.dumps({"ctl": "eof", "run": "r", "source": "a"}))
+    (flushed,) = [o for o in eof if o.topic == NAMES.rejected]
+    assert flushed.key == b"a"
+    assert [r["reason"] for r in orjson.loads(flushed.value)["rejects"]] == ["incomplete_multipart"]
