@@ -151,10 +151,11 @@ class Presence(NamedTuple):
         """The presence from the track stage's record as orjson parsed it, on ``partition``.
 
         The record names no cells: they are the ones of its home's ring that this partition
-        hosts (:func:`hosted_cells`, the same the sender fanned out to), except for a record
-        with ``"cells": []`` (the vessel moved away from every cell here: forget it). The
-        values are taken as they are (JSON types already right); anything the fast path
-        cannot take (a missing key, a non-string cell) goes through :meth:`from_dict`.
+        hosts (:func:`hosted_cells`, the same the sender fanned out to; ``"cells"`` absent or
+        null), except for a record with ``"cells": []`` (the vessel moved away from every cell
+        here: forget it). The values are taken as they are (JSON types already right);
+        anything the fast path cannot take (a missing key, a non-string cell) goes through
+        :meth:`from_dict`.
         """
         try:
             home = d["home"]
@@ -166,7 +167,7 @@ class Presence(NamedTuple):
             # Interned: a cell's index is shared by every presence in it (spans hold many).
             return cls._make((*_WIRE_HEAD(d), sys.intern(home), ring, *_WIRE_TAIL(d)))
         except (KeyError, TypeError):
-            if "cells" in d:
+            if d.get("cells") is not None:
                 return cls.from_dict(d)
             return cls.from_dict({**d, "cells": hosted_cells(d["home"], partitions, partition)})
 

@@ -235,7 +235,7 @@ class DecodeStage:
         """
         by_source: dict[str, list[dict[str, Any]]] = {}
         for r in rejects:
-            by_source.setdefault(r.source, []).append(r.to_wire())
+            by_source.setdefault(r.source, []).append(r.to_dict())
         return [
             Out(self.topics.rejected, source.encode(), orjson.dumps({"rejects": items}))
             for source, items in by_source.items()

@@ -125,8 +125,6 @@ class ProximityStage:
                     continue
                 # Another column order (a track stage of another version): read by name.
                 d = dict(zip(fields, d, strict=True))
-                if d.get("cells", ()) is None:
-                    del d["cells"]  # the object form leaves it out
             s = touched.get(d["source"]) or self._source(partition, d["source"])
             touched[d["source"]] = s
             if "tick" in d:

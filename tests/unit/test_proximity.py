@@ -293,3 +293,8 @@ def test_presence_from_wire_equals_from_dict() -> None:
     p0 = next(iter(ring))
     assert Presence.from_wire(partial, p0, 4) == Presence.from_dict({**partial, "cells": ring[p0]})
     assert Presence.from_wire(partial, p0, 4).cells == ring[p0]
+    # A null "cells" (a row read by name) is the same as none, on the fast path and off it.
+    assert Presence.from_wire({**d, "cells": None}, p0, 4) == Presence.from_wire(d, p0, 4)
+    assert Presence.from_wire({**partial, "cells": None}, p0, 4) == Presence.from_wire(
+        partial, p0, 4
+    )
