@@ -85,3 +85,12 @@ bench: install
 	$(BIN)/python -m bench.verify_decode
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.presence_fanout
+
+# Where one worker's time goes: one end-to-end (d) run with py-spy (200 Hz) on the worker,
+# collapsed stacks in PROFILE_DIR, then the functions by share of samples (bench/stacks.py).
+.PHONY: profile
+PROFILE_DIR ?= .mda-data/profile
+profile: install
+	$(BIN)/pip install -q -e '.[profile]'
+	$(BIN)/python -m bench.run --skip a,c,e,f,g --e2e-runs 1 --py-spy $(PROFILE_DIR)
+	$(BIN)/python -m bench.stacks $(PROFILE_DIR)/*.txt

@@ -63,6 +63,7 @@ from pyais.stream import IterMessages
 
 from mda.decode import Decoder
 from mda.geo import Geography
+from mda.isps import ReferenceData
 from mda.landmask import LandMask
 from mda.lines import parse_line
 from mda.mid import MidTable
@@ -219,11 +220,14 @@ def bench_decode(runs: int) -> dict[str, float]:
 
 
 def rule_context() -> RuleContext:
+    """The worker's context: a worker without a reference set starts from the (empty) isps.*
+    topics, so its ISPS rules run on an empty set, and so do these."""
     return RuleContext(
         geography=Geography.load(),
         mids=MidTable.load_default(),
         landmask=LandMask.load_default(),
         thresholds=Thresholds(),
+        reference=ReferenceData(),
     )
 
 

@@ -59,7 +59,14 @@ from mda.model import (
     report_from_wire,
     report_row,
 )
-from mda.proximity import PRESENCE_ROW, fan_out, home_cell, is_exempt
+from mda.proximity import (
+    PRESENCE_CELLS,
+    PRESENCE_ROW,
+    fan_out,
+    home_cell,
+    is_exempt,
+    presence_row,
+)
 from mda.rules.context import RuleContext
 from mda.rules.isps import facility_event
 from mda.state import VesselTrack
@@ -456,7 +463,7 @@ class TrackStage:
     def _reports(self, msg: dict[str, Any], partition: int) -> list[Out]:
         changed: dict[int, VesselTrack] = {}
         findings: list[Finding] = []
-        presence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        presence: dict[int, list[Any]] = defaultdict(list)
         lags: list[float] = []
         duplicates = 0
         now_s = time.time()  # only for the lag metric: no rule sees the wall clock
@@ -528,7 +535,7 @@ class TrackStage:
         old: VesselTrack | None,
         new: VesselTrack,
         report: Report,
-        presence: dict[int, list[dict[str, Any]]],
+        presence: dict[int, list[Any]],
     ) -> None:
         """Fan a position out to its H3 cell and the k=1 ring (one record per partition).
 
@@ -543,7 +550,7 @@ class TrackStage:
             if before != home:
                 for p in fan_out(before, self.partitions):
                     dest.setdefault(p, ())
-        row = [
+        row = presence_row(
             report.mmsi,
             report.source,
             report.lat,
@@ -555,10 +562,16 @@ class TrackStage:
             home,
             new.name,
             new.imo,
-            None,  # cells: the receiver's own of the home's ring
-        ]  # PRESENCE_ROW order
+        )
+        forget: list[Any] | None = None
         for p, cells in dest.items():
-            presence[p].append(row if cells else [*row[:-1], []])
+            if not cells:
+                if forget is None:
+                    forget = row.copy()
+                    forget[PRESENCE_CELLS] = []
+                presence[p].append(forget)
+                continue
+            presence[p].append(row)
 
     def apply_references(self, items: list[tuple[str, str, Any, int]]) -> None:
         """Apply ISPS reference records (kind, key, JSON value or None, offset) to the context.

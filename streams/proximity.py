@@ -33,7 +33,7 @@ import orjson
 from mda.alerts import Finding, VesselIdentity, to_message
 from mda.geo import Geography, releasability
 from mda.mid import MidTable
-from mda.proximity import PRESENCE_ROW, Presence, ProximityState
+from mda.proximity import PRESENCE_ROW, PRESENCE_SOURCE, Presence, ProximityState
 from mda.thresholds import Thresholds
 from streams.pipeline import Out
 from streams.topics import TopicNames
@@ -117,7 +117,7 @@ class ProximityStage:
         for d in msg["presence"]:
             if type(d) is list:
                 if by_position:
-                    source = d[1]
+                    source = d[PRESENCE_SOURCE]
                     s = touched.get(source) or self._source(partition, source)
                     touched[source] = s
                     records += 1

@@ -14,6 +14,9 @@ from mda.alerts import Finding, alert_id
 from mda.geo import Geography
 from mda.hexgrid import distance_m, grid_disk
 from mda.proximity import (
+    PRESENCE_CELLS,
+    PRESENCE_ROW,
+    PRESENCE_SOURCE,
     Presence,
     ProximityState,
     cell_partition,
@@ -22,6 +25,7 @@ from mda.proximity import (
     home_cell,
     is_exempt,
     owner_cell,
+    presence_row,
 )
 from mda.thresholds import Thresholds
 from tests.unit.builders import T0_MS
@@ -298,3 +302,38 @@ def test_presence_from_wire_equals_from_dict() -> None:
     assert Presence.from_wire({**partial, "cells": None}, p0, 4) == Presence.from_wire(
         partial, p0, 4
     )
+
+
+def test_presence_row_reads_back_column_by_column() -> None:
+    """A row built by presence_row, every column a distinct value, through orjson: from_row
+    gives each column to its own field (a swapped pair in either would fail), by_name (the
+    PRESENCE_ROW header) agrees, and a forget row (cells []) has no cells."""
+    home = home_cell(*ERIE)
+    values = {
+        "mmsi": 316001234,
+        "source": "feed",
+        "lat": ERIE[0],
+        "lon": ERIE[1],
+        "sog_kn": 1.5,
+        "cog_deg": 271.5,
+        "event_ms": T0_MS,
+        "exempt": True,
+        "home": home,
+        "name": "ALGOMA",
+        "imo": 9600000,
+    }
+    assert set(PRESENCE_ROW) == {*values, "cells"}
+    row = orjson.loads(orjson.dumps(presence_row(**values)))
+    assert dict(zip(PRESENCE_ROW, row, strict=True)) == {**values, "cells": None}
+    assert row[PRESENCE_SOURCE] == "feed"
+    ring = fan_out(home, 4)
+    for partition in range(4):
+        got = Presence.from_row(row, partition, 4)
+        assert got == Presence.from_wire(values, partition, 4)
+        assert got._asdict() == {
+            **{k: v for k, v in values.items() if k != "source"},
+            "cells": ring.get(partition, ()),
+        }
+    forget = row.copy()
+    forget[PRESENCE_CELLS] = []
+    assert all(Presence.from_row(forget, p, 4).cells == () for p in range(4))
