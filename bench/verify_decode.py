@@ -1,9 +1,10 @@
-"""Check that the decoder's fast path (``mda.decode._fast_report``) changes nothing.
+"""Check that the decoder's fast path (``mda.decode._fast_row``) changes nothing.
 
 Runs every line of the bundled and shared recordings, and random payloads of the fast-path
-types (1, 2, 3, 5, 18) at every length and fill, through :class:`mda.decode.Decoder` twice:
-as is, and with the fast path switched off (everything through pyais's ``decode()``), and
-compares reports (values and their types), rejects and decoded types. Exit status 1 on any
+types (1, 2, 3, 5, 18) at every length and fill, through :class:`mda.decode.Decoder` three
+times: as is, with the fast path switched off (everything through pyais's ``decode()``), and
+giving rows (``rows=True``, the decode stage's form), and compares reports (values and their
+types), rejects and decoded types. Exit status 1 on any
 difference. Run by ``make bench`` before timing anything.
 """
 
@@ -20,7 +21,7 @@ from pyais.util import compute_checksum
 
 import mda.decode
 from mda.decode import Decoder
-from mda.model import RawLine
+from mda.model import RawLine, report_from_row
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "replay" / "data"
@@ -74,7 +75,8 @@ def _fingerprint(decoder: Decoder, lines: list[RawLine]) -> list[Any]:
             (
                 [
                     (rep, [type(getattr(rep, f)).__name__ for f in mda.decode.REPORT_FIELDS])
-                    for rep in r.reports
+                    # A decoder made with rows=True gives rows: the same reports, as rows.
+                    for rep in [*r.reports, *map(report_from_row, r.rows)]
                 ],
                 r.rejects,
                 r.decoded_types,
@@ -86,14 +88,16 @@ def _fingerprint(decoder: Decoder, lines: list[RawLine]) -> list[Any]:
 
 def compare(lines: list[RawLine], label: str, log: Callable[[str], None] = print) -> bool:
     fast = _fingerprint(Decoder(), lines)
-    with mock.patch.object(mda.decode, "_fast_report", lambda *a, **k: None):
+    with mock.patch.object(mda.decode, "_fast_row", lambda *a, **k: None):
         slow = _fingerprint(Decoder(), lines)
-    bad = [i for i, (a, b) in enumerate(zip(fast, slow, strict=True)) if a != b]
+    # The decode stage's form: rows, fast and slow path.
+    rows = _fingerprint(Decoder(rows=True), lines)
+    bad = [i for i, (a, b, c) in enumerate(zip(fast, slow, rows, strict=True)) if not a == b == c]
     reports = sum(len(x[0]) for x in fast[:-1])
     log(f"verify {label}: {len(lines)} lines, {reports} reports, {len(bad)} differences")
     for i in bad[:5]:
         log(f"  line {i}: {lines[i].text if i < len(lines) else 'flush'}")
-        log(f"    fast {fast[i]}\n    slow {slow[i]}")
+        log(f"    fast {fast[i]}\n    slow {slow[i]}\n    rows {rows[i]}")
     return not bad
 
 

@@ -43,8 +43,10 @@ from mda.model import (
     RawLine,
     Reject,
     Report,
+    ReportRow,
     TimeSource,
     report_from_row,
+    report_row,
 )
 
 #: Fragments held per source before the oldest is rejected.
@@ -77,19 +79,23 @@ class DecodeResult:
     (4, 8, 21 …: counted by their type field and not decoded further, since no rule reads
     them), so that ``mda_messages_decoded_total{type}`` matches what was on the air. A
     plain slotted class: it is created for every line, and the caller only reads it.
+
+    The reports are in ``reports`` (:class:`~mda.model.Report` values), or, from a decoder
+    made with ``rows=True``, in ``rows`` (:func:`~mda.model.report_row` of each).
     """
 
-    __slots__ = ("decoded_types", "rejects", "reports")
+    __slots__ = ("decoded_types", "rejects", "reports", "rows")
 
     def __init__(self) -> None:
         self.reports: list[Report] = []
+        self.rows: list[ReportRow] = []
         self.rejects: list[Reject] = []
         self.decoded_types: list[int] = []
 
     def __repr__(self) -> str:
         return (
-            f"DecodeResult(reports={self.reports!r}, rejects={self.rejects!r}, "
-            f"decoded_types={self.decoded_types!r})"
+            f"DecodeResult(reports={self.reports!r}, rows={self.rows!r}, "
+            f"rejects={self.rejects!r}, decoded_types={self.decoded_types!r})"
         )
 
 
@@ -125,6 +131,11 @@ class Decoder:
 
     One instance may serve many sources; its state (pending fragments, the last ``$PGHP`` time,
     the newest event time) is kept per source, from its first line to its :meth:`flush`.
+
+    With ``rows=True`` the reports come as rows (``DecodeResult.rows``, each the
+    :func:`~mda.model.report_row` of the report it would otherwise give): the decode stage
+    sends rows, and the fast path builds one anyway, so no object is built to be taken apart
+    again (~0.65 µs per report, ~4% of the stage).
     """
 
     def __init__(
@@ -132,9 +143,11 @@ class Decoder:
         *,
         max_pending_per_source: int = MAX_PENDING_PER_SOURCE,
         fragment_ttl_ms: int = FRAGMENT_TTL_MS,
+        rows: bool = False,
     ) -> None:
         self._max_pending = max_pending_per_source
         self._ttl_ms = fragment_ttl_ms
+        self._rows = rows
         self._sources: dict[str, _SourceState] = {}
 
     def pending_count(self, source: str) -> int:
@@ -226,7 +239,7 @@ class Decoder:
             return
         result.decoded_types.append(msg_type)
         if report is not None:
-            result.reports.append(report)
+            self._add(result, report)
 
     def _sentence(
         self, raw: RawLine, part: SentencePart, state: _SourceState, result: DecodeResult
@@ -360,8 +373,8 @@ class Decoder:
             return
         bv = sentence.bv
         if type(bv) is int_bit_vector:
-            # The commonest report types, straight from pyais's bit vector (see _fast_report).
-            report = _fast_report(
+            # The commonest report types, straight from pyais's bit vector (see _fast_row).
+            row = _fast_row(
                 sentence.ais_id,
                 bv._value,
                 bv._length,
@@ -372,12 +385,14 @@ class Decoder:
                 payload,
                 fill_bits,
             )
-            if report is not None:
-                result.decoded_types.append(report.msg_type)
-                if report.mmsi:
-                    result.reports.append(report)
-                else:
+            if row is not None:
+                result.decoded_types.append(row[1])
+                if not row[0]:
                     self._reject(result, raw, RejectReason.BAD_MMSI, "MMSI 0", event_ms)
+                elif self._rows:
+                    result.rows.append(row)
+                else:
+                    result.reports.append(_make_report(row))
                 return
         ais_id = sentence.ais_id
         if ais_id not in _REPORT_TYPES:
@@ -397,18 +412,24 @@ class Decoder:
         if not mmsi:
             self._reject(result, raw, RejectReason.BAD_MMSI, "MMSI 0", event_ms)
             return
-        result.reports.append(
-            _build_report(
-                msg,
-                msg_type,
-                mmsi,
-                event_ms,
-                time_source,
-                raw.source,
-                station,
-                f"{payload.decode('ascii')},{fill_bits}",
-            )
+        report = _build_report(
+            msg,
+            msg_type,
+            mmsi,
+            event_ms,
+            time_source,
+            raw.source,
+            station,
+            f"{payload.decode('ascii')},{fill_bits}",
         )
+        self._add(result, report)
+
+    def _add(self, result: DecodeResult, report: Report) -> None:
+        """A report of the slow path or a CSV row, in the result's form."""
+        if self._rows:
+            result.rows.append(report_row(report))
+        else:
+            result.reports.append(report)
 
     @staticmethod
     def _reject(
@@ -531,7 +552,7 @@ def _signed(x: int, bits: int) -> int:
     return x - (1 << bits) if x >> (bits - 1) else x
 
 
-def _fast_report(
+def _fast_row(
     ais_id: int,
     v: int,
     length: int,
@@ -541,8 +562,9 @@ def _fast_report(
     station: str | None,
     payload: bytes,
     fill_bits: int,
-) -> Report | None:
-    """The report of a type 1/2/3/18/5 message, or ``None`` to let pyais decode it."""
+) -> ReportRow | None:
+    """The report of a type 1/2/3/18/5 message as a row (:data:`REPORT_FIELDS` order), or
+    ``None`` to let pyais decode it."""
     name = callsign = imo = ship_type = None
     if ais_id <= 3:
         if ais_id == 0 or length < 168:
@@ -591,27 +613,25 @@ def _fast_report(
         ship_type = _ship_type(_SHIP_TYPE((v >> s) & 255))
     else:
         return None
-    return _make_report(
-        (
-            mmsi,
-            ais_id,
-            event_ms,
-            time_source,
-            source,
-            station,
-            lat,
-            lon,
-            sog,
-            cog,
-            heading,
-            status,
-            ais_class,
-            name,
-            callsign,
-            imo,
-            ship_type,
-            f"{payload.decode('ascii')},{fill_bits}",
-        )
+    return (
+        mmsi,
+        ais_id,
+        event_ms,
+        time_source,
+        source,
+        station,
+        lat,
+        lon,
+        sog,
+        cog,
+        heading,
+        status,
+        ais_class,
+        name,
+        callsign,
+        imo,
+        ship_type,
+        f"{payload.decode('ascii')},{fill_bits}",
     )
 
 
@@ -634,7 +654,7 @@ def _sixbit(bits: int, chars: int) -> str:
     return text[:chars].translate(_B64_TO_SIXBIT).decode("ascii").rstrip("@").strip()
 
 
-#: The Report fields :func:`_fast_report` fills, in this order.
+#: The Report fields :func:`_fast_row` fills, in this order.
 REPORT_FIELDS: Final = (
     "mmsi",
     "msg_type",
@@ -655,5 +675,6 @@ REPORT_FIELDS: Final = (
     "ship_type",
     "dedup_key",
 )
-#: Builds the fast path's reports (the model's row builder: tested to take this order).
+#: Builds a report from the fast path's row (the model's row builder: tested to take this
+#: order).
 _make_report = report_from_row

@@ -118,6 +118,13 @@ report_from_wire: Callable[[dict[str, Any]], Report] = slot_builder(
 report_row: Callable[[Report], tuple[Any, ...]] = operator.attrgetter(*REPORT_FIELDS)
 #: The report from its row (:func:`report_row`), without ``__init__`` (:func:`slot_builder`).
 report_from_row: Callable[[Sequence[Any]], Report] = slot_builder(Report, REPORT_FIELDS)
+#: A report as a row (:func:`report_row`), as :class:`~mda.decode.Decoder` gives it with
+#: ``rows=True``; and where a row holds the fields the decode stage routes by.
+ReportRow = tuple[Any, ...]
+ROW_MMSI = REPORT_FIELDS.index("mmsi")
+ROW_EVENT_MS = REPORT_FIELDS.index("event_ms")
+ROW_SOURCE = REPORT_FIELDS.index("source")
+ROW_STATION = REPORT_FIELDS.index("station")
 
 
 @dataclass(frozen=True, slots=True)

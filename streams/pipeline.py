@@ -52,12 +52,16 @@ from mda.geo import releasability
 from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
 from mda.model import (
     REPORT_FIELDS,
+    ROW_EVENT_MS,
+    ROW_MMSI,
+    ROW_SOURCE,
+    ROW_STATION,
     Reject,
     Report,
+    ReportRow,
     raw_lines_from_wire,
     report_from_row,
     report_from_wire,
-    report_row,
 )
 from mda.proximity import (
     PRESENCE_CELLS,
@@ -151,7 +155,8 @@ class DecodeStage:
     def __init__(self, topics: TopicNames, partitions: int) -> None:
         self.topics = topics
         self.partitions = partitions
-        self.decoder = Decoder()
+        # Rows: the form ais.reports carries (no Report object built to be taken apart).
+        self.decoder = Decoder(rows=True)
         # Per source: the last event-time tick sent to every ais.reports partition, and the
         # stations heard since (station → last event time), which ride on the next tick.
         self.tick_ms: dict[str, int] = {}
@@ -183,7 +188,7 @@ class DecodeStage:
             for msg_type, n in Counter(result.decoded_types).items():
                 decoded[_type_name(msg_type)] += n
             counts.rejected.update(r.reason for r in result.rejects)
-            self._route(source, result.reports, by_partition)
+            self._route(source, result.rows, by_partition)
         self.last_rejects = rejects
         self.last_decoded_types = decoded_types
         self.last_lines = len(lines)
@@ -200,21 +205,20 @@ class DecodeStage:
         return out
 
     def _route(
-        self, source: str, reports: list[Report], by_partition: dict[int, list[Any]]
+        self, source: str, rows: list[ReportRow], by_partition: dict[int, list[Any]]
     ) -> None:
-        """Append ``reports`` (of ``source``, in order) to their partitions' batches, with the
-        ticks their event times call for, and note the stations heard."""
+        """Append report ``rows`` (of ``source``, in order) to their partitions' batches, with
+        the ticks their event times call for, and note the stations heard."""
         heard = self.stations[source]
         partitions = self.partitions
-        row = report_row
-        for report in reports:
-            event_ms = report.event_ms
-            station = report.station or report.source
+        for row in rows:
+            event_ms = row[ROW_EVENT_MS]
+            station = row[ROW_STATION] or row[ROW_SOURCE]
             if event_ms > heard.get(station, 0):
                 heard[station] = event_ms
             if self._tick(source, event_ms, by_partition):
                 heard = self.stations[source]
-            by_partition[partition_for_mmsi(report.mmsi, partitions)].append(row(report))
+            by_partition[partition_for_mmsi(row[ROW_MMSI], partitions)].append(row)
 
     def _tick(self, source: str, event_ms: int, by_partition: dict[int, list[Any]]) -> bool:
         """Tell every partition that this source's event time has reached ``event_ms``.

@@ -163,9 +163,8 @@ def test_report_rows_objects_and_reordered_rows_give_the_same_outputs() -> None:
 
 
 def test_report_items_names_the_row_values() -> None:
-    decode = DecodeStage(NAMES, 1)
     lines = list(iter_raw_lines(DATA / "great_lakes_demo.nmea", source="g", ingest_ms=0))
-    decoded = decode.decoder.feed_many(lines).reports
+    decoded = Decoder().feed_many(lines).reports
     (out,) = [o for o in DecodeStage(NAMES, 1).handle(
         orjson.dumps({"lines": [ln.to_dict() for ln in lines]})
     ) if o.topic == NAMES.reports]  # fmt: skip
@@ -270,6 +269,31 @@ def test_reject_to_dict_is_the_dataclass_as_orjson_writes_it(shared_data: Path) 
     for r in rejects:
         assert orjson.dumps(r.to_dict()) == orjson.dumps(r)
         assert r.to_dict() == dataclasses.asdict(r)
+
+
+def test_decoder_rows_are_the_rows_of_its_reports(shared_data: Path) -> None:
+    """Decoder(rows=True), the decode stage's form, gives report_row of every report that
+    Decoder() gives, values and types, in order, with the same rejects and decoded types: on
+    every real recording (NMEA and CSV, both paths: types 19, 24 and 27 go through pyais's
+    decode()) and on the lines cut short (odd lengths, MMSI 0, bad checksums)."""
+    paths = sorted([*shared_data.glob("ais_nmea/*"), *shared_data.glob("ais_csv/*")])
+    paths += sorted(DATA.glob("*.nmea"))
+    seen_types: set[int] = set()
+    for path in paths:
+        lines = list(iter_raw_lines(path, source=path.name, ingest_ms=7))
+        lines += [
+            RawLine(path.name, 10**6 + i, ln.text[: len(ln.text) // 2 + 3], 7)
+            for i, ln in enumerate(lines[:200])
+        ]
+        objects = Decoder().feed_many(lines)
+        rows = Decoder(rows=True).feed_many(lines)
+        assert objects.rows == [] and rows.reports == []
+        assert rows.rows == [report_row(r) for r in objects.reports], path.name
+        for row, report in zip(rows.rows, objects.reports, strict=True):
+            assert [type(v) for v in row] == [type(v) for v in report_row(report)]
+        assert rows.rejects == objects.rejects and rows.decoded_types == objects.decoded_types
+        seen_types.update(r.msg_type for r in objects.reports)
+    assert {1, 3, 5, 18, 19, 24, 27} <= seen_types
 
 
 def test_raw_line_from_wire_is_from_dict() -> None:
