@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 from mda.alerts import VesselIdentity
@@ -165,3 +167,13 @@ TRACK_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(VesselT
 _track_values = operator.attrgetter(*TRACK_FIELDS)
 _TRACK_INDEX: dict[str, int] = {name: i for i, name in enumerate(TRACK_FIELDS)}
 _build_track = slot_builder(VesselTrack, TRACK_FIELDS)
+#: For a hot path that sets many fields at once (the track step's intake of a report):
+#: ``values = track_values(track)``, then ``values[TRACK_INDEX[name]] = ...``, then
+#: ``track_from_values(values)`` — :meth:`VesselTrack.evolve` without a keyword dict.
+TRACK_INDEX: Mapping[str, int] = MappingProxyType(_TRACK_INDEX)
+track_from_values: Callable[[list[Any]], VesselTrack] = _build_track
+
+
+def track_values(track: VesselTrack) -> list[Any]:
+    """Every field's value, in :data:`TRACK_FIELDS` order (see :data:`TRACK_INDEX`)."""
+    return list(_track_values(track))

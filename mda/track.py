@@ -29,7 +29,7 @@ from mda.rules import (
     zone_entry,
 )
 from mda.rules.context import RuleContext
-from mda.state import RECENT_KEYS, VesselTrack
+from mda.state import RECENT_KEYS, TRACK_INDEX, VesselTrack, track_from_values, track_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,36 +56,80 @@ def _absorb(
     track: VesselTrack | None, report: Report, ctx: RuleContext, identity: dict[str, Any]
 ) -> VesselTrack:
     """The track after taking in the report's fields: kinematic ones, and the ``identity``
-    fields it carries (:func:`identity_change.incoming`), in one construction."""
+    fields it carries (:func:`identity_change.incoming`), in one construction.
+
+    Field by field into the track's values (:func:`~mda.state.track_values`), not through a
+    dict of changes and :meth:`~VesselTrack.evolve`: once per report, 2.5 µs against 5.3 µs.
+    """
     base = track or VesselTrack(mmsi=report.mmsi, last_ms=report.event_ms)
-    changes: dict[str, Any] = {
-        "last_ms": max(base.last_ms, report.event_ms),
-        "reports": base.reports + 1,
-        # Input without a station counts as one station per file/feed (DESIGN.md §9).
-        "station": report.station or report.source,
-        "source": report.source,
-        "gap_reported": False,
-    }
+    v = track_values(base)
+    event_ms = report.event_ms
+    v[_LAST_MS] = max(base.last_ms, event_ms)
+    v[_REPORTS] = base.reports + 1
+    # Input without a station counts as one station per file/feed (DESIGN.md §9).
+    v[_STATION] = report.station or report.source
+    v[_SOURCE] = report.source
+    v[_GAP_REPORTED] = False
     if report.dedup_key:
-        changes["recent"] = (*base.recent, (report.dedup_key, report.event_ms))[-RECENT_KEYS:]
+        v[_RECENT] = (*base.recent, (report.dedup_key, event_ms))[-RECENT_KEYS:]
     if report.ais_class is not None:
-        changes["ais_class"] = report.ais_class
+        v[_AIS_CLASS] = report.ais_class
     if report.nav_status is not None:
-        changes["nav_status"] = report.nav_status
-    if report.lat is not None and report.lon is not None:
-        geo = ctx.geography
-        changes.update(
-            lat=report.lat,
-            lon=report.lon,
-            pos_ms=report.event_ms,
-            pos_timed=report.time_source != "ingest",
-            sog_kn=report.sog_kn,
-            cog_deg=report.cog_deg,
-            in_monitored=geo.in_monitored_area(report.lat, report.lon),
-        )
+        v[_NAV_STATUS] = report.nav_status
+    lat, lon = report.lat, report.lon
+    if lat is not None and lon is not None:
+        v[_LAT] = lat
+        v[_LON] = lon
+        v[_POS_MS] = event_ms
+        v[_POS_TIMED] = report.time_source != "ingest"
+        v[_SOG_KN] = report.sog_kn
+        v[_COG_DEG] = report.cog_deg
+        v[_IN_MONITORED] = ctx.geography.in_monitored_area(lat, lon)
     if identity:
-        changes.update(identity, static_ms=report.event_ms)
-    return base.evolve(**changes)
+        for name, value in identity.items():
+            v[TRACK_INDEX[name]] = value
+        v[_STATIC_MS] = event_ms
+    return track_from_values(v)
+
+
+(
+    _LAST_MS,
+    _REPORTS,
+    _STATION,
+    _SOURCE,
+    _GAP_REPORTED,
+    _RECENT,
+    _AIS_CLASS,
+    _NAV_STATUS,
+    _LAT,
+    _LON,
+    _POS_MS,
+    _POS_TIMED,
+    _SOG_KN,
+    _COG_DEG,
+    _IN_MONITORED,
+    _STATIC_MS,
+) = (
+    TRACK_INDEX[name]
+    for name in (
+        "last_ms",
+        "reports",
+        "station",
+        "source",
+        "gap_reported",
+        "recent",
+        "ais_class",
+        "nav_status",
+        "lat",
+        "lon",
+        "pos_ms",
+        "pos_timed",
+        "sog_kn",
+        "cog_deg",
+        "in_monitored",
+        "static_ms",
+    )
+)
 
 
 #: Rules run on every in-order position report, in this order.
