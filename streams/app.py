@@ -26,6 +26,7 @@ from typing import Any
 
 import aiokafka
 import faust
+from aiokafka.errors import KafkaError
 from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TransportT
@@ -61,6 +62,9 @@ class FlowControl(FlowControlEvent):
 
 
 class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    #: Partitions found at the last seek with a log that ends before what had been read.
+    lost_log: set[Any] = set()  # noqa: RUF012 (replaced, never mutated)
+
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # Faust passes fetch_max_wait_ms=1500 with no setting to change it; the consumer reads
@@ -84,34 +88,69 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         Faust handed to the agents (``Consumer._read_offset``; a rebalance forgets it), or to
         where ``consumer_auto_offset_reset`` says (the beginning) when it handed none — not
         to the beginning every time, which processed again what a new group's first seconds
-        had already processed. Changelog partitions are Faust's recovery's to place.
+        had already processed. Except when the partition's log now ends before that point: the
+        broker lost the log that was read (``lost_log``), and the new one is read from its
+        start. Changelog partitions are Faust's recovery's to place.
         """
         consumer = self._ensure_consumer()
         committed: Mapping[Any, int] = await consumer.seek_to_committed()
         changelogs = self.app.tables.changelog_topics
         read_offset = self.consumer._read_offset
-        to_reset = []
+        fresh = []
+        resume: dict[Any, int] = {}
         for tp, offset in committed.items():
             if (offset is not None and offset > 0) or tp.topic in changelogs:
                 continue
             delivered = read_offset.get(tp)
             if delivered is None:
-                to_reset.append(tp)
+                fresh.append(tp)
             else:
-                consumer.seek(tp, delivered + 1)
-        if to_reset:
+                resume[tp] = delivered + 1
+        # A log that now ends before what was delivered is not the log that was read: the
+        # broker lost it (the embedded broker keeps its log in memory and comes back empty;
+        # an unclean leader election can truncate one). Resuming there would skip whatever is
+        # written to the new log below that offset; from the start, what is read twice is
+        # what the stages already treat as duplicates.
+        ends: Mapping[Any, int] = {}
+        if resume:
+            try:
+                ends = await consumer.end_offsets(list(resume))
+            except KafkaError as exc:  # unknown: resume where the old log was left
+                log.warning("log end offsets unavailable at the seek (%r): not checked", exc)
+        lost = sorted(
+            (tp for tp, at in resume.items() if ends.get(tp, at) < at),
+            key=lambda tp: (tp.topic, tp.partition),
+        )
+        if lost:
+            log.warning(
+                "the broker's log of %s ends before what was read from it: the broker lost "
+                "its log; reading it again from the start",
+                ", ".join(
+                    f"{tp.topic}[{tp.partition}] (at {ends[tp]}, read to {resume[tp] - 1})"
+                    for tp in lost
+                ),
+            )
+        self.lost_log = set(lost)
+        for tp, at in resume.items():
+            if tp not in self.lost_log:
+                consumer.seek(tp, at)
+        if lost:
+            # Everything in the new log was written after the loss: from its start whatever
+            # consumer_auto_offset_reset says for a partition never read.
+            await consumer.seek_to_beginning(*lost)
+        if fresh:
             reset = self.app.conf.consumer_auto_offset_reset
             log.info(
                 "no committed offset and nothing read yet for %d partitions (%s): "
                 "fetching them from the %s",
-                len(to_reset),
-                ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in to_reset)),
+                len(fresh),
+                ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in fresh)),
                 "beginning" if reset == "earliest" else reset,
             )
             if reset == "earliest":
-                await consumer.seek_to_beginning(*to_reset)
+                await consumer.seek_to_beginning(*fresh)
             elif reset == "latest":
-                await consumer.seek_to_end(*to_reset)
+                await consumer.seek_to_end(*fresh)
         return committed
 
 
@@ -135,10 +174,13 @@ class _Consumer(aiokafka_driver.Consumer):
         read_offset = self._read_offset
         committed = await self.seek_to_committed()
         changelogs = self.app.tables.changelog_topics
+        # Partitions whose log the broker lost are read from the start: what was handed from
+        # the old log says nothing about the new one.
+        lost = getattr(self._thread, "lost_log", set())
         for tp, offset in committed.items():
             if offset is not None and offset > 0:
                 read_offset[tp] = offset  # the next to read, as Faust sets it
-            elif tp.topic in changelogs:
+            elif tp.topic in changelogs or tp in lost:
                 read_offset[tp] = None
         self._committed_offset.update(
             {
