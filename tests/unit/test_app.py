@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -58,6 +59,30 @@ def test_resuming_running_flow_keeps_the_queues() -> None:
     assert asyncio.run(run()) == (1, 0)
 
 
+class FakeConsumer:
+    """The aiokafka consumer calls of ``_ConsumerThread._seek_to_committed_or_reset``: the
+    committed offsets and log ends it is given; what it was told to seek, recorded."""
+
+    def __init__(self, committed: dict[Any, int | None], ends: dict[Any, int]) -> None:
+        self.committed = committed
+        self.ends = ends
+        self.beginning: tuple[Any, ...] = ()
+        self.sought: dict[Any, int] = {}
+
+    async def seek_to_committed(self) -> dict[Any, int | None]:
+        return self.committed
+
+    async def seek_to_beginning(self, *tps: Any) -> bool:
+        self.beginning = tps
+        return True
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.sought[tp] = offset
+
+    async def end_offsets(self, tps: list[Any]) -> dict[Any, int]:
+        return {tp: self.ends[tp] for tp in tps}
+
+
 def test_a_partition_without_a_committed_offset_is_sought_after_what_was_delivered() -> None:
     """aiokafka's seek_to_committed leaves a partition with no committed offset where the
     fetcher got to, so what Faust fetched and dropped during a rebalance was never read
@@ -75,30 +100,16 @@ def test_a_partition_without_a_committed_offset_is_sought_after_what_was_deliver
     changelog = TopicPartition(f"{app.conf.id}-tracks-changelog", 0)
     assert changelog.topic in app.tables.changelog_topics
 
-    class Consumer:
-        def __init__(self) -> None:
-            self.beginning: tuple[TopicPartition, ...] = ()
-            self.sought: dict[TopicPartition, int] = {}
-
-        async def seek_to_committed(self) -> dict[TopicPartition, int | None]:
-            return {raw0: 17, raw1: None, reports0: 0, reports1: None, changelog: None}
-
-        async def seek_to_beginning(self, *tps: TopicPartition) -> bool:
-            self.beginning = tps
-            return True
-
-        def seek(self, tp: TopicPartition, offset: int) -> None:
-            self.sought[tp] = offset
-
-        async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-            return {tp: 1000 for tp in tps}  # the log read before: longer than what was read
-
     class FaustConsumer:
         def __init__(self) -> None:
             # Faust's own bookkeeping: the last offset handed to the agents, per partition.
             self._read_offset = {raw0: 30, reports1: 41}
 
-    fake = Consumer()
+    fake = FakeConsumer(
+        {raw0: 17, raw1: None, reports0: 0, reports1: None, changelog: None},
+        # The log read before: longer than what was read.
+        {raw0: 1000, raw1: 1000, reports0: 1000, reports1: 1000},
+    )
     thread = _ConsumerThread.__new__(_ConsumerThread)
     thread.app = app
     thread.consumer = FaustConsumer()  # type: ignore[assignment]
@@ -127,27 +138,8 @@ def test_a_log_that_ends_before_what_was_read_is_read_from_the_start() -> None:
 
     kept, lost = TopicPartition("x.ais.raw", 0), TopicPartition("x.ais.raw", 1)
 
-    class Consumer:
-        def __init__(self) -> None:
-            self.beginning: tuple[TopicPartition, ...] = ()
-            self.sought: dict[TopicPartition, int] = {}
-
-        async def seek_to_committed(self) -> dict[TopicPartition, int | None]:
-            return {kept: None, lost: None}
-
-        async def seek_to_beginning(self, *tps: TopicPartition) -> bool:
-            self.beginning = tps
-            return True
-
-        def seek(self, tp: TopicPartition, offset: int) -> None:
-            self.sought[tp] = offset
-
-        async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-            # kept: read to 7, the log holds 0-7 (nothing new); lost: read to 7, the new log
-            # holds 0-5.
-            return {kept: 8, lost: 6}
-
-    fake = Consumer()
+    # kept: read to 7, the log holds 0-7 (nothing new); lost: read to 7, the new log holds 0-5.
+    fake = FakeConsumer({kept: None, lost: None}, {kept: 8, lost: 6})
     thread = _ConsumerThread.__new__(_ConsumerThread)
     thread.app = app
     thread.consumer = SimpleNamespace(_read_offset={kept: 7, lost: 7})  # type: ignore[assignment]

@@ -7,6 +7,7 @@ ring, exactly as the track stage does, and feeds each partition's ProximityState
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import orjson
 
@@ -263,13 +264,9 @@ def test_encounter_step_is_pure() -> None:
     assert state.first_close_ms == x.event_ms  # the input was not changed
 
 
-def test_presence_from_wire_equals_from_dict() -> None:
-    """The fast parse of the track stage's record gives the same presence, types and all: its
-    cells are the ones of the ring the receiving partition hosts (the record names none), or
-    none for a record that says ``"cells": []``; a record it cannot take (a missing key, a
-    non-string cell) goes through from_dict."""
-    home = home_cell(*ERIE)
-    record = {
+def presence_record(home: str) -> dict[str, Any]:
+    """The track stage's presence record (by name) of a vessel off Erie at T0."""
+    return {
         "mmsi": 316001234,
         "source": "feed",
         "lat": ERIE[0],
@@ -282,6 +279,15 @@ def test_presence_from_wire_equals_from_dict() -> None:
         "name": "ALGOMA",
         "imo": 9600000,
     }
+
+
+def test_presence_from_wire_equals_from_dict() -> None:
+    """The fast parse of the track stage's record gives the same presence, types and all: its
+    cells are the ones of the ring the receiving partition hosts (the record names none), or
+    none for a record that says ``"cells": []``; a record it cannot take (a missing key, a
+    non-string cell) goes through from_dict."""
+    home = home_cell(*ERIE)
+    record = presence_record(home)
     d = orjson.loads(orjson.dumps(record))
     ring = fan_out(home, 4)
     assert sum(len(c) for c in ring.values()) == 7
@@ -309,19 +315,7 @@ def test_presence_row_reads_back_column_by_column() -> None:
     gives each column to its own field (a swapped pair in either would fail), by_name (the
     PRESENCE_ROW header) agrees, and a forget row (cells []) has no cells."""
     home = home_cell(*ERIE)
-    values = {
-        "mmsi": 316001234,
-        "source": "feed",
-        "lat": ERIE[0],
-        "lon": ERIE[1],
-        "sog_kn": 1.5,
-        "cog_deg": 271.5,
-        "event_ms": T0_MS,
-        "exempt": True,
-        "home": home,
-        "name": "ALGOMA",
-        "imo": 9600000,
-    }
+    values = {**presence_record(home), "cog_deg": 271.5, "exempt": True}
     assert set(PRESENCE_ROW) == {*values, "cells"}
     row = orjson.loads(orjson.dumps(presence_row(**values)))
     assert dict(zip(PRESENCE_ROW, row, strict=True)) == {**values, "cells": None}
