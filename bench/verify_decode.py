@@ -4,8 +4,8 @@ Runs every line of the bundled and shared recordings, and random payloads of the
 types (1, 2, 3, 5, 18) at every length and fill, through :class:`mda.decode.Decoder` three
 times: as is, with the fast path switched off (everything through pyais's ``decode()``), and
 giving rows (``rows=True``, the decode stage's form), and compares reports (values and their
-types), rejects and decoded types. Exit status 1 on any
-difference. Run by ``make bench`` before timing anything.
+types), rejects and decoded types. Exit status 1 on any difference. Run by ``make bench``
+before timing anything.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ from mda.lines import SentencePart, parse_line, plain_sentence
 from mda.model import (
     CLASS_BY_TYPE,
     POSITION_TYPES,
+    ROW_MMSI,
+    ROW_MSG_TYPE,
     STATIC_TYPES,
     RawLine,
     Reject,
@@ -386,8 +388,8 @@ class Decoder:
                 fill_bits,
             )
             if row is not None:
-                result.decoded_types.append(row[1])
-                if not row[0]:
+                result.decoded_types.append(row[ROW_MSG_TYPE])
+                if not row[ROW_MMSI]:
                     self._reject(result, raw, RejectReason.BAD_MMSI, "MMSI 0", event_ms)
                 elif self._rows:
                     result.rows.append(row)

@@ -122,6 +122,7 @@ report_from_row: Callable[[Sequence[Any]], Report] = slot_builder(Report, REPORT
 #: ``rows=True``; and where a row holds the fields the decode stage routes by.
 ReportRow = tuple[Any, ...]
 ROW_MMSI = REPORT_FIELDS.index("mmsi")
+ROW_MSG_TYPE = REPORT_FIELDS.index("msg_type")
 ROW_EVENT_MS = REPORT_FIELDS.index("event_ms")
 ROW_SOURCE = REPORT_FIELDS.index("source")
 ROW_STATION = REPORT_FIELDS.index("station")

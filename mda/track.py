@@ -92,44 +92,23 @@ def _absorb(
     return track_from_values(v)
 
 
-(
-    _LAST_MS,
-    _REPORTS,
-    _STATION,
-    _SOURCE,
-    _GAP_REPORTED,
-    _RECENT,
-    _AIS_CLASS,
-    _NAV_STATUS,
-    _LAT,
-    _LON,
-    _POS_MS,
-    _POS_TIMED,
-    _SOG_KN,
-    _COG_DEG,
-    _IN_MONITORED,
-    _STATIC_MS,
-) = (
-    TRACK_INDEX[name]
-    for name in (
-        "last_ms",
-        "reports",
-        "station",
-        "source",
-        "gap_reported",
-        "recent",
-        "ais_class",
-        "nav_status",
-        "lat",
-        "lon",
-        "pos_ms",
-        "pos_timed",
-        "sog_kn",
-        "cog_deg",
-        "in_monitored",
-        "static_ms",
-    )
-)
+#: Where _absorb writes each field it sets (positions in the track's values).
+_LAST_MS = TRACK_INDEX["last_ms"]
+_REPORTS = TRACK_INDEX["reports"]
+_STATION = TRACK_INDEX["station"]
+_SOURCE = TRACK_INDEX["source"]
+_GAP_REPORTED = TRACK_INDEX["gap_reported"]
+_RECENT = TRACK_INDEX["recent"]
+_AIS_CLASS = TRACK_INDEX["ais_class"]
+_NAV_STATUS = TRACK_INDEX["nav_status"]
+_LAT = TRACK_INDEX["lat"]
+_LON = TRACK_INDEX["lon"]
+_POS_MS = TRACK_INDEX["pos_ms"]
+_POS_TIMED = TRACK_INDEX["pos_timed"]
+_SOG_KN = TRACK_INDEX["sog_kn"]
+_COG_DEG = TRACK_INDEX["cog_deg"]
+_IN_MONITORED = TRACK_INDEX["in_monitored"]
+_STATIC_MS = TRACK_INDEX["static_ms"]
 
 
 #: Rules run on every in-order position report, in this order.

@@ -121,6 +121,10 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
             (tp for tp, at in resume.items() if ends.get(tp, at) < at),
             key=lambda tp: (tp.topic, tp.partition),
         )
+        self.lost_log = set(lost)
+        for tp, at in resume.items():
+            if tp not in self.lost_log:
+                consumer.seek(tp, at)
         if lost:
             log.warning(
                 "the broker's log of %s ends before what was read from it: the broker lost "
@@ -130,11 +134,6 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
                     for tp in lost
                 ),
             )
-        self.lost_log = set(lost)
-        for tp, at in resume.items():
-            if tp not in self.lost_log:
-                consumer.seek(tp, at)
-        if lost:
             # Everything in the new log was written after the loss: from its start whatever
             # consumer_auto_offset_reset says for a partition never read.
             await consumer.seek_to_beginning(*lost)
@@ -176,7 +175,7 @@ class _Consumer(aiokafka_driver.Consumer):
         changelogs = self.app.tables.changelog_topics
         # Partitions whose log the broker lost are read from the start: what was handed from
         # the old log says nothing about the new one.
-        lost = getattr(self._thread, "lost_log", set())
+        lost = self._thread.lost_log
         for tp, offset in committed.items():
             if offset is not None and offset > 0:
                 read_offset[tp] = offset  # the next to read, as Faust sets it
