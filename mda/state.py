@@ -138,7 +138,7 @@ class VesselTrack:
         copy is built by :func:`mda.model.slot_builder`. An unknown field name raises
         ``TypeError``, as ``replace`` does.
         """
-        values = list(_track_values(self))
+        values = track_values(self)
         for name, value in changes.items():
             index = _TRACK_INDEX.get(name)
             if index is None:

@@ -115,19 +115,17 @@ class ProximityStage:
         fields = msg.get("fields")
         by_position = fields is None or tuple(fields) == PRESENCE_ROW
         for d in msg["presence"]:
-            if type(d) is list:
-                if by_position:
-                    source = d[PRESENCE_SOURCE]
-                    s = touched.get(source) or self._source(partition, source)
-                    touched[source] = s
-                    records += 1
-                    s.pending[sender].append(Presence.from_row(d, partition, self.partitions))
-                    continue
+            row = type(d) is list
+            if row and not by_position:
                 # Another column order (a track stage of another version): read by name.
-                d = dict(zip(fields, d, strict=True))
-            s = touched.get(d["source"]) or self._source(partition, d["source"])
-            touched[d["source"]] = s
-            if "tick" in d:
+                d, row = dict(zip(fields, d, strict=True)), False
+            source = d[PRESENCE_SOURCE] if row else d["source"]
+            s = touched.get(source) or self._source(partition, source)
+            touched[source] = s
+            if row:
+                records += 1
+                s.pending[sender].append(Presence.from_row(d, partition, self.partitions))
+            elif "tick" in d:
                 self._close_span(s, sender, int(d["tick"]))
             else:
                 records += 1
