@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mda.alerts import Finding, Severity, Status
 from mda.model import Report
-from mda.state import VesselTrack
+from mda.state import OpenAlert, VesselTrack
 
 
 def position_of(lat: float | None, lon: float | None, at_ms: int | None) -> dict[str, Any]:
@@ -49,3 +50,32 @@ def finding_at(
 def label(track: VesselTrack) -> str:
     """How a summary names a vessel: its name when known, else its MMSI."""
     return track.name or f"MMSI {track.mmsi}"
+
+
+def close_left(
+    rule: str,
+    new: VesselTrack,
+    report: Report,
+    left: Sequence[OpenAlert],
+    summary: Callable[[OpenAlert], str],
+) -> tuple[VesselTrack, list[Finding]]:
+    """Close the alerts of zones the vessel has left (``left``, keyed by zone id): one
+    ``closed`` finding each, at this report, with how long the vessel was inside."""
+    findings = []
+    for opened in left:
+        findings.append(
+            finding_at(
+                rule,
+                opened.severity,  # type: ignore[arg-type]
+                "closed",
+                report,
+                opened.opened_ms,
+                summary(opened),
+                {"inside_s": (report.event_ms - opened.opened_ms) / 1000},
+                {},
+                zone_id=opened.key,
+                key=opened.key,
+            )
+        )
+        new = new.without_open(rule, opened.key)
+    return new, findings

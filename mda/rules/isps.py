@@ -39,7 +39,7 @@ from mda.isps import (
     locode_of,
 )
 from mda.model import Report
-from mda.rules.common import finding_at, label
+from mda.rules.common import close_left, finding_at, label
 from mda.rules.context import RuleContext
 from mda.state import OpenAlert, PortCall, VesselTrack
 
@@ -161,24 +161,10 @@ def _close_visit(
     """Close a per-visit alert once the vessel is in no approach, seaway entry or facility."""
     if not _has_open(new, rule) or _isps_zones(new, ctx):
         return new, []
-    findings = []
-    for opened in [a for a in new.open_alerts if a.rule == rule]:
-        findings.append(
-            finding_at(
-                rule,
-                opened.severity,  # type: ignore[arg-type]
-                "closed",
-                report,
-                opened.opened_ms,
-                f"{label(new)} left the port area of {opened.key}.",
-                {"inside_s": (report.event_ms - opened.opened_ms) / 1000},
-                {},
-                zone_id=opened.key,
-                key=opened.key,
-            )
-        )
-        new = new.without_open(rule, opened.key)
-    return new, findings
+    left = [a for a in new.open_alerts if a.rule == rule]
+    return close_left(
+        rule, new, report, left, lambda a: f"{label(new)} left the port area of {a.key}."
+    )
 
 
 def apply_register(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mda.alerts import Finding, Severity
 from mda.model import Report
-from mda.rules.common import finding_at, label
+from mda.rules.common import close_left, finding_at, label
 from mda.rules.context import RuleContext
 from mda.state import OpenAlert, VesselTrack
 
@@ -60,22 +60,16 @@ def check(
             )
         )
         new = new.with_open(OpenAlert(RULE, report.event_ms, severity, key=zone_id))
-    for opened in [a for a in new.open_alerts if a.rule == RULE and a.key not in inside]:
-        gone = ctx.find_zone(opened.key)
-        zone_name = gone.name if gone is not None else opened.key
-        findings.append(
-            finding_at(
-                RULE,
-                opened.severity,  # type: ignore[arg-type]
-                "closed",
-                report,
-                opened.opened_ms,
-                f"{label(new)} left zone {zone_name}.",
-                {"inside_s": (report.event_ms - opened.opened_ms) / 1000},
-                {},
-                zone_id=opened.key,
-                key=opened.key,
-            )
+    left = [a for a in new.open_alerts if a.rule == RULE and a.key not in inside]
+    if left:
+        new, closed = close_left(
+            RULE, new, report, left, lambda a: f"{label(new)} left zone {_zone_name(a.key, ctx)}."
         )
-        new = new.without_open(RULE, opened.key)
+        findings += closed
     return new, findings
+
+
+def _zone_name(zone_id: str, ctx: RuleContext) -> str:
+    """A zone's name; its id if the zone is no longer in the geography."""
+    zone = ctx.find_zone(zone_id)
+    return zone.name if zone is not None else zone_id

@@ -387,8 +387,12 @@ def test_one_alert_per_visit_closed_on_leaving() -> None:
     ctx = context(facilities=(facility(level=1),))
     points = [(FAC_LAT - 0.20 + i * 0.05, FAC_LON, 0.0) for i in range(10)]  # through and out
     _, findings = track_through(ctx, points)
-    got = [(f.status, f.zone_id) for f in findings if f.rule == rules.NO_PREARRIVAL]
-    assert got == [("open", "appr"), ("closed", "appr")]
+    got = [f for f in findings if f.rule == rules.NO_PREARRIVAL]
+    assert [(f.status, f.zone_id) for f in got] == [("open", "appr"), ("closed", "appr")]
+    opened_at, closed = got[0].event_ms, got[1]
+    assert closed.opened_ms == opened_at and closed.key == "appr"
+    assert closed.evidence == {"inside_s": (closed.event_ms - opened_at) / 1000}
+    assert closed.summary.endswith(" left the port area of appr.")
 
 
 # ----------------------------------------------------------------------------- ISSC

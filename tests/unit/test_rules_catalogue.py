@@ -242,6 +242,10 @@ def test_zone_entry_and_exit(tmp_path: Path, kind: str, severity: str) -> None:
         ("ZONE_ENTRY", "closed", severity, T0_MS + 30 * MIN_MS),
     ]
     assert f[0].zone_id == "z"
+    closed = f[1]
+    assert (closed.zone_id, closed.key, closed.opened_ms) == ("z", "z", T0_MS + 10 * MIN_MS)
+    assert closed.evidence == {"inside_s": 20 * 60.0}
+    assert closed.summary.endswith(" left zone Z.")
 
 
 def test_zone_entry_when_first_seen_inside(tmp_path: Path) -> None:
