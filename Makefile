@@ -80,7 +80,7 @@ fuzz: install
 soak: install
 	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) --csv soak.csv
 
-# Performance figures for BENCHMARKS.md (not part of `make test`; ~10 minutes).
+# Performance figures for BENCHMARKS.md (not part of `make test`; ~4 minutes on a 2-core host).
 bench: install
 	$(BIN)/python -m bench.verify_decode
 	$(BIN)/python -m bench.run
