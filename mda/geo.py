@@ -258,6 +258,10 @@ def releasability(jurisdiction: str) -> list[str]:
 
 
 _DIST_CELL_DEG = 0.05
+#: The candidates of a 0.05° cell are chosen from those of the 1° cell around it, and those
+#: from the 5° cell's, which are chosen from every segment (sizes in 0.05° cells, coarsest
+#: first): each coarser set is chosen once, and the finer searches run over a few hundred.
+_COARSER_CELLS = (100, 20)
 _SMALL = 32
 _MAX_SEGMENT_DEG = 0.05
 #: A cell's candidate segments: four coordinate arrays, or (few) (ax, ay, bx, by) tuples.
@@ -288,8 +292,8 @@ class _NearestLine:
     Segments are compared as chords between unit vectors, so the choice of the nearest point
     does not depend on a map projection at any distance; the metres are then the haversine to
     that point. Per query only the segments that can be nearest from somewhere in the
-    position's 0.1° cell are examined (memoised per cell on first use; the memo changes
-    speed, never the answer).
+    position's 0.05° cell are examined (memoised per cell on first use, chosen from those of
+    the coarser cells around it; the memos change speed, never the answer).
     """
 
     def __init__(self, lines: Sequence[LineString]) -> None:
@@ -311,6 +315,7 @@ class _NearestLine:
         self._ud = _unit_vectors(b[:, 0], b[:, 1]) - self._ua
         self._ud2 = np.einsum("ij,ij->i", self._ud, self._ud)
         self._cells: dict[tuple[int, int], _Candidates] = {}
+        self._coarse: dict[tuple[int, int, int], tuple[Any, Any, Any]] = {}
 
     def _chords(self, q: Any, ua: Any, ud: Any, ud2: Any) -> tuple[Any, Any]:
         """Squared chord distances from unit vector ``q`` to segments, and nearest points."""
@@ -318,25 +323,43 @@ class _NearestLine:
         c = ua + t[:, None] * ud
         return ((q - c) ** 2).sum(axis=1), c
 
-    def _candidates(self, key: tuple[int, int]) -> _Candidates:
-        lat0, lon0 = key[0] * _DIST_CELL_DEG, key[1] * _DIST_CELL_DEG
-        centre = _unit_vectors(lon0 + _DIST_CELL_DEG / 2, lat0 + _DIST_CELL_DEG / 2)
+    def _reachable(
+        self, key: tuple[int, int], cell_deg: float, ua: Any, ud: Any, ud2: Any
+    ) -> tuple[Any, Any, Any]:
+        """Of the segments (ua, ud, ud2), those that can be nearest from somewhere in the cell
+        ``key`` of ``cell_deg`` degrees."""
+        lat0, lon0 = key[0] * cell_deg, key[1] * cell_deg
+        centre = _unit_vectors(lon0 + cell_deg / 2, lat0 + cell_deg / 2)
         corners = _unit_vectors(
-            np.array([lon0, lon0, lon0 + _DIST_CELL_DEG, lon0 + _DIST_CELL_DEG]),
-            np.array([lat0, lat0 + _DIST_CELL_DEG, lat0, lat0 + _DIST_CELL_DEG]),
+            np.array([lon0, lon0, lon0 + cell_deg, lon0 + cell_deg]),
+            np.array([lat0, lat0 + cell_deg, lat0, lat0 + cell_deg]),
         )
         radius = float(np.sqrt(((corners - centre) ** 2).sum(axis=1)).max())
-        d2, _ = self._chords(centre, self._ua, self._ud, self._ud2)
+        d2, _ = self._chords(centre, ua, ud, ud2)
         d = np.sqrt(d2)
         # Triangle inequality: from any point of the cell, a segment is within radius of its
         # distance from the centre, so only those within 2·radius of the best can be nearest.
         idx = np.flatnonzero(d <= float(d.min()) + 2.0 * radius + 1e-12)
-        entry: _Candidates = (self._ua[idx], self._ud[idx], self._ud2[idx])
-        if len(idx) <= _SMALL:
+        return ua[idx], ud[idx], ud2[idx]
+
+    def _candidates(self, key: tuple[int, int]) -> _Candidates:
+        # A segment that can be nearest from somewhere in a cell can be from somewhere in any
+        # cell around it, so it is among that cell's (and the nearest is too).
+        segments = (self._ua, self._ud, self._ud2)
+        for n in _COARSER_CELLS:
+            coarse_key = (n, key[0] // n, key[1] // n)
+            coarse = self._coarse.get(coarse_key)
+            if coarse is None:
+                cell = (coarse_key[1], coarse_key[2])
+                coarse = self._reachable(cell, _DIST_CELL_DEG * n, *segments)
+                self._coarse[coarse_key] = coarse
+            segments = coarse
+        ua, ud, ud2 = self._reachable(key, _DIST_CELL_DEG, *segments)
+        entry: _Candidates = (ua, ud, ud2)
+        if len(ud2) <= _SMALL:
             # Few segments: a plain loop beats numpy's per-call overhead.
             entry = [
-                (*map(float, self._ua[i]), *map(float, self._ud[i]), float(self._ud2[i]))
-                for i in idx
+                (*map(float, ua[i]), *map(float, ud[i]), float(ud2[i])) for i in range(len(ud2))
             ]
         self._cells[key] = entry
         return entry

@@ -221,6 +221,37 @@ def test_near_boundary_agrees_with_the_distance(geo: Geography) -> None:
     assert decided[True] > 500 and decided[False] > 5_000  # both answers were exercised
 
 
+def test_boundary_distance_is_the_nearest_of_every_segment() -> None:
+    """The per-cell candidate memos (0.05° cells, chosen from their 1° and 5° cells) change
+    the speed of the distance search, never its answer: against every segment of the lines,
+    at random places over the continent and its waters, at places close to the line, and on
+    the edges and corners of the coarse cells (where a wrong parent cell would show)."""
+    import math
+    import random
+
+    import numpy as np
+
+    rng = random.Random(11)
+    line = Geography.load()._boundary.legal  # a fresh index: its memos fill in this order
+    positions = [(rng.uniform(24.0, 72.0), rng.uniform(-170.0, -50.0)) for _ in range(1_500)]
+    positions += [(rng.uniform(41.0, 50.0), rng.uniform(-96.0, -66.0)) for _ in range(500)]
+    for lat, lon in [(46.0, -84.0), (45.0, -75.0), (49.0, -95.0), (48.0, -123.0)]:
+        positions += [
+            (lat + dlat, lon + dlon)
+            for dlat in (-5.0, -1.0, -1e-9, 0.0, 1e-9, 0.05, 1.0)
+            for dlon in (-5.0, -1.0, -1e-9, 0.0, 1e-9, 0.05, 1.0)
+        ]
+    for lat, lon in positions:
+        phi, lam = math.radians(lat), math.radians(lon)
+        q = np.array([math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)])
+        d2, points = line._chords(q, line._ua, line._ud, line._ud2)
+        px, py, pz = (float(v) for v in points[int(np.argmin(d2))])
+        near_lat = math.degrees(math.atan2(pz, math.hypot(px, py)))
+        near_lon = math.degrees(math.atan2(py, px))
+        expected = distance_m(lat, lon, near_lat, near_lon)
+        assert line.nearest(lat, lon)[0] == pytest.approx(expected, abs=1e-3), (lat, lon)
+
+
 @pytest.mark.parametrize(
     ("name", "lat", "lon", "expected"),
     [
