@@ -9,7 +9,7 @@ from __future__ import annotations
 from mda.alerts import Finding
 from mda.hexgrid import distance_m
 from mda.model import Report
-from mda.rules.common import finding_at
+from mda.rules.common import finding_at, label
 from mda.rules.context import RuleContext
 from mda.state import Jump, VesselTrack
 
@@ -67,7 +67,7 @@ def check(
         report,
         report.event_ms,
         (
-            f"MMSI {report.mmsi} jumped {dist_m / 1000:.1f} km in {dt_ms / 1000:.0f} s "
+            f"{label(new)} jumped {dist_m / 1000:.1f} km in {dt_ms / 1000:.0f} s "
             f"({shown} implied speed)."
         ),
         {

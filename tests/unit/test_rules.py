@@ -64,6 +64,19 @@ def test_position_jump_evidence_and_severity() -> None:
     assert f.opened_ms == b.event_ms
 
 
+def test_position_jump_summary_names_the_vessel_as_every_rule_does() -> None:
+    """By name once the vessel has sent one (the alert's MMSI field still says which
+    transmitter), by MMSI before."""
+    a = make_report(T0_MS, lat=43.8)
+    b = make_report(T0_MS + 60_000, lat=43.7)
+    (unnamed,) = step(step(None, a, CTX).track, b, CTX).findings
+    assert unnamed.summary == "MMSI 316012345 jumped 11.1 km in 60 s (360 kn implied speed)."
+    named = step(step(None, make_static(T0_MS - 60_000), CTX).track, a, CTX).track
+    (f,) = step(named, b, CTX).findings
+    assert f.summary == "LAKE SPIRIT jumped 11.1 km in 60 s (360 kn implied speed)."
+    assert f.mmsi == 316012345
+
+
 def test_position_jump_not_evaluated_on_ingest_time() -> None:
     a = make_report(T0_MS, lat=43.8, time_source="ingest")
     b = make_report(T0_MS + 1, lat=43.75, time_source="ingest")
