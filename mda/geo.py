@@ -343,8 +343,8 @@ class _NearestLine:
         return ua[idx], ud[idx], ud2[idx]
 
     def _candidates(self, key: tuple[int, int]) -> _Candidates:
-        # A segment that can be nearest from somewhere in a cell can be from somewhere in any
-        # cell around it, so it is among that cell's (and the nearest is too).
+        # A segment that can be nearest from somewhere in a cell can be from somewhere in
+        # every cell that contains it, so it is among their candidates (the nearest is too).
         segments = (self._ua, self._ud, self._ud2)
         for n in _COARSER_CELLS:
             coarse_key = (n, key[0] // n, key[1] // n)
