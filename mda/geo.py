@@ -347,12 +347,11 @@ class _NearestLine:
         # every cell that contains it, so it is among their candidates (the nearest is too).
         segments = (self._ua, self._ud, self._ud2)
         for n in _COARSER_CELLS:
-            coarse_key = (n, key[0] // n, key[1] // n)
-            coarse = self._coarse.get(coarse_key)
+            cell = (key[0] // n, key[1] // n)
+            coarse = self._coarse.get((n, *cell))
             if coarse is None:
-                cell = (coarse_key[1], coarse_key[2])
                 coarse = self._reachable(cell, _DIST_CELL_DEG * n, *segments)
-                self._coarse[coarse_key] = coarse
+                self._coarse[(n, *cell)] = coarse
             segments = coarse
         ua, ud, ud2 = self._reachable(key, _DIST_CELL_DEG, *segments)
         entry: _Candidates = (ua, ud, ud2)

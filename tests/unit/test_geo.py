@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from mda.errors import ReferenceDataError
-from mda.geo import Geography, Zone, load_zones, merge_zones, releasability
+from mda.geo import Geography, Zone, _unit_vectors, load_zones, merge_zones, releasability
 from mda.hexgrid import distance_m
 
 DATA = Path(__file__).resolve().parents[2] / "mda" / "data"
@@ -242,9 +242,7 @@ def test_boundary_distance_is_the_nearest_of_every_segment() -> None:
             for dlon in (-5.0, -1.0, -1e-9, 0.0, 1e-9, 0.05, 1.0)
         ]
     for lat, lon in positions:
-        phi, lam = math.radians(lat), math.radians(lon)
-        q = np.array([math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)])
-        d2, points = line._chords(q, line._ua, line._ud, line._ud2)
+        d2, points = line._chords(_unit_vectors(lon, lat), line._ua, line._ud, line._ud2)
         px, py, pz = (float(v) for v in points[int(np.argmin(d2))])
         near_lat = math.degrees(math.atan2(pz, math.hypot(px, py)))
         near_lon = math.degrees(math.atan2(py, px))
