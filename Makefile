@@ -86,6 +86,13 @@ bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.presence_fanout
 
+# The wiring's ceiling: one worker with its decode, track and proximity stages replaced by
+# lookups of their recorded outputs, interleaved with real runs (~3 minutes; bench/hollow.py).
+.PHONY: ceiling
+ceiling: install
+	$(BIN)/python -m bench.hollow
+	$(BIN)/python -m bench.hollow --preload
+
 # Where one worker's time goes: one end-to-end (d) run with py-spy (200 Hz) on the worker,
 # collapsed stacks in PROFILE_DIR, then the functions by share of samples (bench/stacks.py).
 .PHONY: profile

@@ -312,7 +312,11 @@ _STAGE_SUM = re.compile(r'mda_stage_processing_seconds_sum\{stage="(\w+)"\} (\S+
 
 
 @contextlib.contextmanager
-def cluster(workdir: Path, workers: int) -> Iterator[Cluster]:
+def cluster(
+    workdir: Path, workers: int, module: str | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[Cluster]:
+    """The embedded broker, the topics and ``workers`` workers (``python -m MODULE worker``,
+    ``streams.cli`` unless told; ``extra_env`` added to their environment)."""
     broker = start_broker(log_path=workdir / "broker.log")
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -325,6 +329,7 @@ def cluster(workdir: Path, workers: int) -> Iterator[Cluster]:
             "MDA_APP_ID": f"bench-{broker.port}",
             "MDA_TOPIC_PREFIX": prefix,
             "MDA_PARTITIONS": str(PARTITIONS),
+            **(extra_env or {}),
         }
         logs = []
         ports = []
@@ -340,7 +345,7 @@ def cluster(workdir: Path, workers: int) -> Iterator[Cluster]:
             with open(log, "wb") as fh:
                 procs.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "streams.cli", "worker"],
+                        [sys.executable, "-m", module or "streams.cli", "worker"],
                         env=wenv,
                         stdout=fh,
                         stderr=subprocess.STDOUT,
