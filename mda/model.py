@@ -200,6 +200,27 @@ _raw_line_row = operator.attrgetter(*RAW_LINE_FIELDS)
 _raw_line: Callable[[Sequence[Any]], RawLine] = slot_builder(RawLine, RAW_LINE_FIELDS)
 
 
+#: The largest message the pipeline writes (bytes of its value), half of Apache Kafka's default
+#: ``message.max.bytes`` (1 MiB) and under Faust's and kafka-python's default largest request
+#: (1,000,000 and 1,048,576 bytes): a batch of long lines (a line may hold up to 64 KiB, see
+#: ``replay.files``) must not become a record the producer or the broker refuses.
+MAX_MESSAGE_BYTES = 512 * 1024
+
+
+def bounded(
+    build: Callable[[list[_T]], bytes], rows: list[_T], max_bytes: int = MAX_MESSAGE_BYTES
+) -> list[tuple[list[_T], bytes]]:
+    """``build(rows)`` as one message, or, if that is larger than ``max_bytes``, consecutive
+    runs of the rows, each built alone, halved until each fits: (the run, its message) in
+    order. A single row too large goes alone (none of ours can be: the longest line is
+    64 KiB, at most ~390 KiB as JSON). The check is one ``len`` on the usual path."""
+    value = build(rows)
+    if len(value) <= max_bytes or len(rows) <= 1:
+        return [(rows, value)]
+    half = len(rows) // 2
+    return bounded(build, rows[:half], max_bytes) + bounded(build, rows[half:], max_bytes)
+
+
 def raw_batch_to_json(lines: Iterable[RawLine]) -> bytes:
     """An ``ais.raw`` message: ``{"fields": RAW_LINE_FIELDS, "lines": [row…]}``."""
     return orjson.dumps({"fields": RAW_LINE_FIELDS, "lines": [_raw_line_row(ln) for ln in lines]})

@@ -14,7 +14,7 @@ import orjson
 from kafka import KafkaProducer
 
 from mda.lines import parse_line
-from mda.model import RawLine, raw_batch_to_json
+from mda.model import RawLine, bounded, raw_batch_to_json
 from replay.files import iter_raw_lines
 
 
@@ -84,8 +84,9 @@ def replay_file(
         # Paced: one line at a time decides the timing, sent in small batches.
         chunks = _paced(lines, pacer, max(1, min(batch_lines, 50)))
     for batch in chunks:
-        value = raw_batch_to_json(batch)
-        producer.send(topic, key=source.encode(), value=value)
+        # A batch of long lines goes as several records, each small enough for any broker.
+        for _, value in bounded(raw_batch_to_json, batch):
+            producer.send(topic, key=source.encode(), value=value)
         total += len(batch)
         if on_lines:
             on_lines(len(batch))

@@ -14,7 +14,7 @@ import sys
 import threading
 from typing import Any
 
-from mda.model import RawLine, raw_batch_to_json
+from mda.model import RawLine, bounded, raw_batch_to_json
 from replay.live import IngestObserver
 from streams import metrics
 from streams.settings import Settings
@@ -87,10 +87,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
 
     def send(batch: list[RawLine]) -> None:
-        value = raw_batch_to_json(batch)
-        future = producer.send(topic, key=source.encode(), value=value)
-        future.add_callback(_sent, len(batch))
-        future.add_errback(_failed, len(batch))
+        # A batch of long lines goes as several records, each small enough for any broker.
+        for lines, value in bounded(raw_batch_to_json, batch):
+            future = producer.send(topic, key=source.encode(), value=value)
+            future.add_callback(_sent, len(lines))
+            future.add_errback(_failed, len(lines))
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -25,6 +25,10 @@ orjson bytes:
 - ``ais.rejected``: ``{"rejects": [reject…]}``, every reject of one input batch and source
   (reason, detail, source, line number, raw text, event time when known), key = source.
 - ``mda.alerts``: one ``mda.alert/1`` object per message, key = MMSI.
+- no message is larger than :data:`~mda.model.MAX_MESSAGE_BYTES` (512 KiB): a batch whose
+  message would be is sent as several, each a run of its rows in order
+  (:func:`~mda.model.bounded`), so a batch of long lines (rejects carry their text) is never
+  a record the producer or the broker refuses.
 - control records ``{"ctl": "eof", "run": …, "source": …}`` follow a source's last line
   through every stage (to every partition), carrying per-stage counts, so ``mda run`` knows
   when every line has been processed and the alerts drained.
@@ -59,6 +63,7 @@ from mda.model import (
     Reject,
     Report,
     ReportRow,
+    bounded,
     raw_lines_from_wire,
     report_from_row,
     report_from_wire,
@@ -88,6 +93,16 @@ class Out:
     key: bytes | None
     value: bytes
     partition: int | None = None
+
+
+def _reports_message(rows: list[Any]) -> bytes:
+    """An ``ais.reports`` message: report rows (REPORT_FIELDS order) and ticks, in order."""
+    return orjson.dumps({"fields": REPORT_FIELDS, "reports": rows})
+
+
+def _rejects_message(items: list[dict[str, Any]]) -> bytes:
+    """An ``ais.rejected`` message: ``{"rejects": [reject…]}``."""
+    return orjson.dumps({"rejects": items})
 
 
 #: Event-time resolution of the watermark ticks the decode stage sends to every partition.
@@ -193,13 +208,9 @@ class DecodeStage:
         self.last_decoded_types = decoded_types
         self.last_lines = len(lines)
         out = [
-            Out(
-                self.topics.reports,
-                b"batch",
-                orjson.dumps({"fields": REPORT_FIELDS, "reports": reports}),
-                p,
-            )
+            Out(self.topics.reports, b"batch", value, p)
             for p, reports in sorted(by_partition.items())
+            for _, value in bounded(_reports_message, reports)
         ]
         out += self._rejects_out(rejects)
         return out
@@ -248,8 +259,9 @@ class DecodeStage:
         for r in rejects:
             by_source.setdefault(r.source, []).append(r.to_dict())
         return [
-            Out(self.topics.rejected, source.encode(), orjson.dumps({"rejects": items}))
+            Out(self.topics.rejected, source.encode(), value)
             for source, items in by_source.items()
+            for _, value in bounded(_rejects_message, items)
         ]
 
     def _eof(self, msg: dict[str, Any]) -> list[Out]:
@@ -524,13 +536,14 @@ class TrackStage:
         self.last_duplicates = duplicates
         out = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
         out += [
-            Out(
-                self.topics.presence,
-                b"batch",
-                orjson.dumps({"fields": PRESENCE_ROW, "presence": recs, "from": partition}),
-                p,
-            )
+            Out(self.topics.presence, b"batch", value, p)
             for p, recs in sorted(presence.items())
+            for _, value in bounded(
+                lambda rows: orjson.dumps(
+                    {"fields": PRESENCE_ROW, "presence": rows, "from": partition}
+                ),
+                recs,
+            )
         ]
         return out
 

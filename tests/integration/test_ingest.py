@@ -265,3 +265,31 @@ def test_tcp_ingest_command_metrics_count_reconnects(
     finally:
         stop_process(proc)
     assert "2 connections" in log_path.read_text()
+
+
+def test_tcp_ingest_of_long_lines_sends_every_line(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """Lines of 8,000 characters between the real ones: a 500-line batch would be a 2 MB
+    record, which the producer refuses (before: ``mda ingest`` died of MessageSizeTooLargeError).
+    It goes as several records under MAX_MESSAGE_BYTES; every line arrives, in order."""
+    prefix, topic = prepared(broker)
+    real = file_lines(USCG)[:300]
+    lines = [ln for r in real for ln in (r, "!AIVDM,1,1,,A," + "Z" * 8_000 + ",0*00")]
+    server = DroppingServer(lines)
+    metrics_port = free_port()
+    env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": broker.bootstrap, "MDA_TOPIC_PREFIX": prefix}
+    log_path = tmp_path / "ingest.log"
+    proc = spawn_ingest(f"tcp://127.0.0.1:{server.port}", env, metrics_port, log_path)
+    try:
+        server.thread.join(timeout=60)
+        assert not server.thread.is_alive(), log_path.read_text()
+        got = raw_lines(broker, topic, len(lines), 30)
+        assert [r.text for r in got] == lines
+        samples = scrape_until(
+            metrics_port, lambda m: value(m, "mda_ingest_lines_sent_total") >= len(lines)
+        )
+        assert value(samples, "mda_ingest_lines_sent_total") == len(lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        stop_process(proc)
+    assert "Traceback" not in log_path.read_text()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from replay.producer import replay_file
 from replay.scenarios import DATA_DIR, great_lakes_demo
@@ -105,6 +107,61 @@ def test_worker_serves_metrics_and_stops_on_sigterm(
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)
     assert time.monotonic() - started < 10
+
+
+def test_replay_of_long_lines_through_a_worker_loses_nothing(
+    broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int], tmp_path: Path
+) -> None:
+    """``mda replay`` of a file where 4,000-character garbage lines surround the scenario's:
+    every line is read, every garbage line is rejected and its reject is on ``ais.rejected``,
+    the scenario's reports are all tracked. Before: ``mda replay`` died sending a 2 MB record;
+    with a larger request size, the decode agent crashed sending a 2 MB ``ais.rejected``
+    message (Faust restarted it; those rejects were lost)."""
+    _, port = worker
+    wait_for(lambda: "mda_lines_read_total" in scrape(port), 60, "/metrics")
+    good = great_lakes_demo().lines
+    texts = [t for g in good for t in (g, "!AIVDM,1,1,,A," + "Q" * 4_000 + ",0*00")]
+    path = tmp_path / "long.nmea"
+    path.write_text("\n".join(texts) + "\n")
+    env = {
+        **os.environ,
+        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "MDA_TOPIC_PREFIX": f"w{port}.",
+        "MDA_PARTITIONS": "2",
+    }
+    replay = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "replay", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert f"{len(texts)} lines" in replay.stdout
+    wait_for(
+        lambda: metric_value(scrape(port), "mda_lines_read_total") >= len(texts),
+        90,
+        "all lines read",
+    )
+    messages = sum(1 for ln in good if "!AIVDM,2,2," not in ln)
+    wait_for(
+        lambda: metric_value(scrape(port), "mda_reports_tracked_total") >= messages,
+        60,
+        "the scenario's reports",
+    )
+    text = scrape(port)
+    assert metric_value(text, "mda_lines_read_total") == len(texts)
+    assert metric_value(text, "mda_messages_rejected_total") == len(good)
+    assert metric_value(text, "mda_reports_tracked_total") == messages
+    rejected = KafkaConsumer(bootstrap_servers=broker.bootstrap, consumer_timeout_ms=5_000)
+    tp = TopicPartition(f"w{port}.ais.rejected", 0)
+    rejected.assign([tp])
+    rejected.seek_to_beginning(tp)
+    rejects = [r for rec in rejected for r in orjson.loads(rec.value)["rejects"]]
+    rejected.close()
+    assert sorted(r["line_no"] for r in rejects) == list(range(2, len(texts) + 1, 2))
+    log = (tmp_path / "worker.log").read_text()
+    assert "Crashed" not in log and "MessageSizeTooLarge" not in log
 
 
 def test_broker_stops_on_sigterm_within_10s() -> None:
