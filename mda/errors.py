@@ -31,6 +31,7 @@ class RejectReason(enum.StrEnum):
     LATE_EVENT = "late_event"
     BAD_REFERENCE_DATA = "bad_reference_data"  # a reference file (zones, MID table) is malformed
     TRUNCATED_INPUT = "truncated_input"  # a file (e.g. gzip) ended in the middle of its data
+    BAD_MESSAGE = "bad_message"  # a message on a pipeline topic that is not one of ours
 
 
 class MdaError(Exception):

@@ -19,10 +19,12 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.streams import _current_event
 
 import streams.lifecycle_agents  # noqa: F401  (alert lifecycle: its table and agents)
+from mda.errors import MdaError
 from mda.geo import Geography
 from mda.isps import ReferenceData, geography_with, load_reference_dir
 from mda.landmask import LandMask
 from mda.mid import MidTable
+from mda.model import Reject
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
 from streams import metrics, reference
@@ -99,6 +101,27 @@ def _rule_context() -> RuleContext:
     )
 
 
+#: How much of a refused message ``ais.rejected`` shows (characters).
+BAD_MESSAGE_CHARS = 1_000
+
+
+def _bad_message(stage: str, event: Any, exc: MdaError) -> list[Out]:
+    """A message a stage refused (:func:`streams.pipeline.read_message`): logged, counted in
+    ``mda_messages_rejected_total``, and forwarded to ``ais.rejected`` with where it was and
+    its first characters. The agent goes on with the next message."""
+    m = event.message
+    where = f"{m.topic}[{m.partition}]@{m.offset}"
+    log.warning("%s stage: message %s rejected: %s", stage, where, exc)
+    metrics.MESSAGES_REJECTED.labels(reason=exc.reason.value).inc()
+    value = event.value
+    raw = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
+    reject = Reject(
+        exc.reason.value, f"{where}: {exc.detail}", m.topic, m.offset, raw[:BAD_MESSAGE_CHARS]
+    )
+    body = orjson.dumps({"rejects": [reject.to_dict()]})
+    return [Out(names.rejected, m.key if isinstance(m.key, bytes) else None, body)]
+
+
 async def _send(outs: list[Out]) -> None:
     for o in outs:
         await topics_by_name[o.topic].send(key=o.key, value=o.value, partition=o.partition)
@@ -113,7 +136,11 @@ def _decoded_counter(msg_type: int) -> Any:
 async def decode(stream: Any) -> None:
     async for event in stream.events():
         started = time.perf_counter()
-        outs = _decode_stage.handle(event.value)
+        try:
+            outs = _decode_stage.handle(event.value)
+        except MdaError as exc:
+            await _send(_bad_message("decode", event, exc))
+            continue
         await _send(outs)
         metrics.LINES_READ.inc(_decode_stage.last_lines)
         # One increment per label value per batch (a labels() lookup per line was ~3% of the
@@ -207,13 +234,21 @@ async def track(stream: Any) -> None:
         # take the partition of a write from the current message, and the stage flushes only
         # the partition of the message it handles.
         _in_flight = partition
-        outs = stage.handle(event.value, partition)
+        refused = False
+        try:
+            outs = stage.handle(event.value, partition)
+        except MdaError as exc:
+            # Nothing changed: acknowledged with the partition's next flush (or now, when
+            # everything before it is written), so its offset does not hold up the commits.
+            outs, refused = _bad_message("track", event, exc), True
         unacked = _unacked[partition]
         unacked.append(event)
         await _send(outs)
         _in_flight = None
         if revocations == _revocations and stage.last_flushed:
             await _ack(manual, unacked)
+        if refused:
+            continue
         if stage.reference_rejects != rejected_refs:
             metrics.MESSAGES_REJECTED.labels(reason="bad_reference_data").inc(
                 stage.reference_rejects - rejected_refs
@@ -251,7 +286,11 @@ async def proximity(stream: Any) -> None:
     stage = proximity_stage()
     async for event in stream.events():
         started = time.perf_counter()
-        outs = stage.handle(event.value, event.message.partition)
+        try:
+            outs = stage.handle(event.value, event.message.partition)
+        except MdaError as exc:
+            await _send(_bad_message("proximity", event, exc))
+            continue
         await _send(outs)
         for f in stage.last_findings:
             metrics.ALERTS.labels(rule=f.rule, severity=f.severity, status=f.status).inc()

@@ -51,7 +51,7 @@ import orjson
 
 from mda.alerts import Finding, to_message
 from mda.decode import Decoder
-from mda.errors import ReferenceDataError, RejectReason
+from mda.errors import DecodeError, ReferenceDataError, RejectReason
 from mda.geo import releasability
 from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
 from mda.model import (
@@ -143,6 +143,42 @@ def _eof_of(msg: dict[str, Any]) -> bool:
     return msg.get("ctl") == "eof"
 
 
+#: The fields a control record must carry, by kind (``ctl``), each with its JSON type.
+_CTL_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
+    "eof": (("source", str),),
+    "reference": (("kind", str), ("key", str)),
+}
+
+
+def read_message(value: bytes, items: str, ctls: tuple[str, ...] = ("eof",)) -> dict[str, Any]:
+    """A pipeline message as orjson reads it: an object with a list under ``items`` (a batch),
+    or a control record of one of the kinds ``ctls`` with the fields it needs.
+
+    Anything else (not JSON, not an object, no such list, an unknown or incomplete control
+    record: another program writing to the topic) raises a ``BAD_MESSAGE``
+    :class:`~mda.errors.DecodeError`, which the agent counts, forwards to ``ais.rejected``
+    and skips; the stage's state is untouched. A few type checks per message.
+    """
+    try:
+        msg = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(RejectReason.BAD_MESSAGE, f"not JSON ({exc})") from exc
+    if type(msg) is not dict:
+        raise DecodeError(RejectReason.BAD_MESSAGE, f"a JSON {type(msg).__name__}, not an object")
+    ctl = msg.get("ctl")
+    if ctl is None:
+        if type(msg.get(items)) is not list:
+            raise DecodeError(RejectReason.BAD_MESSAGE, f"no {items!r} list and no 'ctl'")
+        return msg
+    if ctl not in ctls:
+        raise DecodeError(RejectReason.BAD_MESSAGE, f"control record {ctl!r} not expected here")
+    for name, kind in _CTL_FIELDS.get(ctl, ()):
+        if type(msg.get(name)) is not kind:
+            detail = f"control record {ctl!r} without a {kind.__name__} {name!r}"
+            raise DecodeError(RejectReason.BAD_MESSAGE, detail)
+    return msg
+
+
 def _type_name(msg_type: int) -> str:
     """The counter label of a message type (``str``, interned for the usual ones)."""
     return _TYPE_NAMES.get(msg_type) or str(msg_type)
@@ -182,9 +218,18 @@ class DecodeStage:
         self.last_lines = 0
 
     def handle(self, value: bytes) -> list[Out]:
-        msg = orjson.loads(value)
+        """One ``ais.raw`` message; a message that is not a batch of lines (or whose lines
+        cannot be read) raises a ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError` before any
+        state changes (:func:`read_message`)."""
+        msg = read_message(value, "lines")
         if _eof_of(msg):
             return self._eof(msg)
+        try:
+            raws = raw_lines_from_wire(msg)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise DecodeError(
+                RejectReason.BAD_MESSAGE, f"a line that is not a line record ({exc!r})"
+            ) from exc
         # Reports travel as rows (REPORT_FIELDS order, named in the message), ticks as objects.
         by_partition: dict[int, list[Any]] = defaultdict(list)
         rejects: list[Reject] = []
@@ -192,7 +237,7 @@ class DecodeStage:
         lines = msg["lines"]
         # A run of lines of one source (a whole batch, as our producers write them) goes
         # through the decoder into one result and is counted once.
-        for source, run in groupby(raw_lines_from_wire(msg), key=_source_of):
+        for source, run in groupby(raws, key=_source_of):
             raws = list(run)
             result = self.decoder.feed_many(raws)
             counts = self.counts[source]
@@ -376,7 +421,10 @@ class TrackStage:
         self.reference_rejects = 0
 
     def handle(self, value: bytes, partition: int) -> list[Out]:
-        msg = orjson.loads(value)
+        """One ``ais.reports`` message of ``partition``; one that is not a batch or a control
+        record of ours raises a ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError` before any
+        state changes (:func:`read_message`)."""
+        msg = read_message(value, "reports", ("eof", "reference"))
         if partition not in self.recovered:
             self._recover_deadlines(partition)
         if _eof_of(msg):

@@ -35,7 +35,7 @@ from mda.geo import Geography, releasability
 from mda.mid import MidTable
 from mda.proximity import PRESENCE_ROW, PRESENCE_SOURCE, Presence, ProximityState
 from mda.thresholds import Thresholds
-from streams.pipeline import Out
+from streams.pipeline import Out, read_message
 from streams.topics import TopicNames
 
 #: Closes every span at the end of a source.
@@ -89,7 +89,10 @@ class ProximityStage:
         return s
 
     def handle(self, value: bytes, partition: int) -> list[Out]:
-        msg = orjson.loads(value)
+        """One ``mda.presence`` message of ``partition``; one that is not a batch or a control
+        record of ours raises a ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError` before any
+        state changes (:func:`~streams.pipeline.read_message`)."""
+        msg = read_message(value, "presence")
         findings: list[Finding] = []
         out: list[Out] = []
         if msg.get("ctl") == "eof":

@@ -22,7 +22,7 @@ from streams.broker import EmbeddedBroker, free_port, start_broker
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
-from tests.integration.workers import spawn_worker, worker_env
+from tests.integration.workers import committed_offsets, spawn_worker, worker_env
 
 SCENARIO = DATA_DIR / "great_lakes_demo.nmea"
 
@@ -162,6 +162,80 @@ def test_replay_of_long_lines_through_a_worker_loses_nothing(
     assert sorted(r["line_no"] for r in rejects) == list(range(2, len(texts) + 1, 2))
     log = (tmp_path / "worker.log").read_text()
     assert "Crashed" not in log and "MessageSizeTooLarge" not in log
+
+
+def test_messages_not_ours_are_counted_and_skipped(
+    broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int], tmp_path: Path
+) -> None:
+    """Another program writes garbage to ais.raw, ais.reports and mda.presence, then the
+    scenario is replayed: each bad message is counted (``bad_message``), shown on
+    ``ais.rejected`` with its offset, and skipped; the scenario gives all its reports and
+    alerts; ais.raw's offsets are committed past the bad messages; no agent crashed."""
+    _, port = worker
+    wait_for(lambda: "mda_lines_read_total" in scrape(port), 60, "/metrics")
+    prefix = f"w{port}."
+    bad = [b"garbage", b"[1, 2]", b'{"lines": 5}', b'{"ctl": "eof"}']
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    for topic in ("ais.raw", "ais.reports", "mda.presence"):
+        for p in range(2):
+            for value in bad:
+                producer.send(prefix + topic, key=b"intruder", value=value, partition=p)
+    producer.flush()
+    lines = replay_file(
+        producer, f"{prefix}ais.raw", SCENARIO, "scenario", speed=None, batch_lines=50
+    )
+    producer.flush()
+    producer.close()
+    refused = 3 * 2 * len(bad)
+    wait_for(
+        lambda: metric_value(scrape(port), "mda_lines_read_total") >= lines, 90, "all lines read"
+    )
+    wait_for(
+        lambda: metric_value(scrape(port), "mda_alerts_total") >= 3, 30, "the scenario's alerts"
+    )
+    wait_for(
+        lambda: 'reason="bad_message"} ' + f"{refused}.0" in scrape(port),
+        30,
+        "every bad message counted",
+    )
+    text = scrape(port)
+    messages = sum(1 for ln in great_lakes_demo().lines if "!AIVDM,2,2," not in ln)
+    assert metric_value(text, "mda_reports_tracked_total") == messages
+    assert metric_value(text, "mda_lines_read_total") == lines
+
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, consumer_timeout_ms=5_000)
+    tp = TopicPartition(f"{prefix}ais.rejected", 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    rejects = [r for rec in consumer for r in orjson.loads(rec.value)["rejects"]]
+    consumer.close()
+    shown = [r for r in rejects if r["reason"] == "bad_message"]
+    assert len(shown) == refused
+    assert {r["source"] for r in shown} == {
+        prefix + t for t in ("ais.raw", "ais.reports", "mda.presence")
+    }
+    assert sorted(r["raw"] for r in shown) == sorted(v.decode() for v in bad * 6)
+    assert sorted(r["line_no"] for r in shown if r["source"] == prefix + "ais.raw") == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+    ]
+
+    # Committed to the end of ais.raw: the bad messages (first in both partitions), then
+    # the scenario's batches (in one of them).
+    def committed() -> dict[int, int]:
+        return committed_offsets(broker.bootstrap, f"test-worker-{port}", prefix + "ais.raw")
+
+    total = 2 * len(bad) + -(-lines // 50)
+    wait_for(lambda: sum(committed().values()) == total, 30, "ais.raw committed to its end")
+    assert min(committed().values()) >= len(bad)
+    log = (tmp_path / "worker.log").read_text()
+    assert "Crashed" not in log
 
 
 def test_broker_stops_on_sigterm_within_10s() -> None:
