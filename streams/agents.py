@@ -24,13 +24,12 @@ from mda.geo import Geography
 from mda.isps import ReferenceData, geography_with, load_reference_dir
 from mda.landmask import LandMask
 from mda.mid import MidTable
-from mda.model import Reject
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
 from streams import metrics, reference
 from streams.app import app, settings
 from streams.codecs import CODEC_NAME
-from streams.pipeline import DecodeStage, Out, TrackStage
+from streams.pipeline import DecodeStage, Out, TrackStage, refusal
 from streams.proximity import ProximityStage
 from streams.topics import TopicNames
 from streams.web import vessels as vessels_page  # noqa: F401  (registers /vessels)
@@ -101,25 +100,10 @@ def _rule_context() -> RuleContext:
     )
 
 
-#: How much of a refused message ``ais.rejected`` shows (characters).
-BAD_MESSAGE_CHARS = 1_000
-
-
 def _bad_message(stage: str, event: Any, exc: MdaError) -> list[Out]:
-    """A message a stage refused (:func:`streams.pipeline.read_message`): logged, counted in
-    ``mda_messages_rejected_total``, and forwarded to ``ais.rejected`` with where it was and
-    its first characters. The agent goes on with the next message."""
-    m = event.message
-    where = f"{m.topic}[{m.partition}]@{m.offset}"
-    log.warning("%s stage: message %s rejected: %s", stage, where, exc)
+    """A message a stage refused: counted, and its ``ais.rejected`` record (:func:`refusal`)."""
     metrics.MESSAGES_REJECTED.labels(reason=exc.reason.value).inc()
-    value = event.value
-    raw = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
-    reject = Reject(
-        exc.reason.value, f"{where}: {exc.detail}", m.topic, m.offset, raw[:BAD_MESSAGE_CHARS]
-    )
-    body = orjson.dumps({"rejects": [reject.to_dict()]})
-    return [Out(names.rejected, m.key if isinstance(m.key, bytes) else None, body)]
+    return [refusal(stage, event, exc, names.rejected)]
 
 
 async def _send(outs: list[Out]) -> None:

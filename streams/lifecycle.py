@@ -39,6 +39,8 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
+from mda.alerts import validate_message
+from mda.errors import DecodeError, RejectReason
 from mda.lifecycle import (
     DEFAULT_RETENTION_S,
     ActionRejected,
@@ -53,7 +55,7 @@ from mda.lifecycle import (
 )
 from mda.routing import Routes
 from streams.alert_topics import AlertTopicNames, partition_for_alert
-from streams.pipeline import Out
+from streams.pipeline import Out, read_object
 
 STATE_CODEC = "mda_alert_state"
 #: The table's name; its changelog is ``<app id>-alert_state-changelog`` (sealed at start).
@@ -123,10 +125,19 @@ class LifecycleStage:
         self.last_expired = 0
 
     def rekey(self, value: bytes) -> list[Out]:
-        """mda.alerts (key MMSI) → mda.alerts.by-id (key alert_id); control records skipped."""
-        msg = orjson.loads(value)
-        if "ctl" in msg or "alert_id" not in msg:
+        """mda.alerts (key MMSI) → mda.alerts.by-id (key alert_id); control records skipped.
+
+        Anything else that is not an ``mda.alert/1`` message (another program writing to
+        the topic) raises a ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError`, before it can
+        reach an alert's state; the agent counts it and puts it on ``ais.rejected``.
+        """
+        msg = read_object(value)
+        if "ctl" in msg:
             return []
+        problems = validate_message(msg)
+        if problems:
+            detail = "not an mda.alert/1 message: " + "; ".join(problems[:3])
+            raise DecodeError(RejectReason.BAD_MESSAGE, detail)
         aid = msg["alert_id"]
         return [
             Out(self.topics.by_id, aid.encode(), value, partition_for_alert(aid, self.partitions))

@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 
+from mda.errors import MdaError
 from mda.lifecycle import ACTIONS, ActionRejectReason
 from streams import metrics
 from streams.alert_topics import AlertTopicNames, routes_from_settings
@@ -22,13 +23,17 @@ from streams.lifecycle import (
     Tombstone,
     register_codec,
 )
-from streams.pipeline import Out
+from streams.pipeline import Out, refusal
+from streams.topics import TopicNames
 
 register_codec()
 names = AlertTopicNames.from_settings(settings)
 n = settings.partitions
 routes = routes_from_settings(settings)
+#: Where a refused message goes (the pipeline's ais.rejected).
+rejected_topic = TopicNames.from_settings(settings).rejected
 senders: dict[str, faust.TopicT] = {
+    rejected_topic: app.topic(rejected_topic, partitions=1),
     names.by_id: app.topic(names.by_id, partitions=n),
     names.actions: app.topic(names.actions, partitions=n),
     names.rejected_actions: app.topic(names.rejected_actions, partitions=1),
@@ -68,7 +73,12 @@ async def _send(outs: list[Out] | list[Tombstone]) -> None:
 @app.agent(app.topic(names.alerts, partitions=n), name="alert_rekey")
 async def alert_rekey(stream: Any) -> None:
     async for event in stream.events():
-        await _send(stage.rekey(event.value))
+        try:
+            outs = stage.rekey(event.value)
+        except MdaError as exc:
+            metrics.MESSAGES_REJECTED.labels(reason=exc.reason.value).inc()
+            outs = [refusal("lifecycle", event, exc, rejected_topic)]
+        await _send(outs)
 
 
 @app.agent(app.topic(names.by_id, names.actions, partitions=n), name="alert_lifecycle")

@@ -51,7 +51,7 @@ import orjson
 
 from mda.alerts import Finding, to_message
 from mda.decode import Decoder
-from mda.errors import DecodeError, ReferenceDataError, RejectReason
+from mda.errors import DecodeError, MdaError, ReferenceDataError, RejectReason
 from mda.geo import releasability
 from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
 from mda.model import (
@@ -150,6 +150,38 @@ _CTL_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
 }
 
 
+def read_object(value: bytes) -> dict[str, Any]:
+    """A message's JSON object; not JSON, or not an object, is a ``BAD_MESSAGE``."""
+    try:
+        msg = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(RejectReason.BAD_MESSAGE, f"not JSON ({exc})") from exc
+    if type(msg) is not dict:
+        raise DecodeError(RejectReason.BAD_MESSAGE, f"a JSON {type(msg).__name__}, not an object")
+    return msg
+
+
+#: How much of a refused message its ``ais.rejected`` record shows (characters).
+REFUSED_CHARS = 1_000
+
+
+def refusal(stage: str, event: Any, exc: MdaError, rejected_topic: str) -> Out:
+    """The ``ais.rejected`` record of a message a stage refused (``BAD_MESSAGE``), logged: the
+    topic as its source, the offset as its line number, where it was and why as its detail,
+    its first :data:`REFUSED_CHARS` characters as its raw text. The agent counts it and goes
+    on with the next message."""
+    m = event.message
+    where = f"{m.topic}[{m.partition}]@{m.offset}"
+    log.warning("%s stage: message %s refused: %s", stage, where, exc)
+    value = event.value
+    raw = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
+    reject = Reject(
+        exc.reason.value, f"{where}: {exc.detail}", m.topic, m.offset, raw[:REFUSED_CHARS]
+    )
+    key = m.key if isinstance(m.key, bytes) else None
+    return Out(rejected_topic, key, orjson.dumps({"rejects": [reject.to_dict()]}))
+
+
 def read_message(value: bytes, items: str, ctls: tuple[str, ...] = ("eof",)) -> dict[str, Any]:
     """A pipeline message as orjson reads it: an object with a list under ``items`` (a batch),
     or a control record of one of the kinds ``ctls`` with the fields it needs.
@@ -159,12 +191,7 @@ def read_message(value: bytes, items: str, ctls: tuple[str, ...] = ("eof",)) -> 
     :class:`~mda.errors.DecodeError`, which the agent counts, forwards to ``ais.rejected``
     and skips; the stage's state is untouched. A few type checks per message.
     """
-    try:
-        msg = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(RejectReason.BAD_MESSAGE, f"not JSON ({exc})") from exc
-    if type(msg) is not dict:
-        raise DecodeError(RejectReason.BAD_MESSAGE, f"a JSON {type(msg).__name__}, not an object")
+    msg = read_object(value)
     ctl = msg.get("ctl")
     if ctl is None:
         if type(msg.get(items)) is not list:

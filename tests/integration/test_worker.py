@@ -167,8 +167,8 @@ def test_replay_of_long_lines_through_a_worker_loses_nothing(
 def test_messages_not_ours_are_counted_and_skipped(
     broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
-    """Another program writes garbage to ais.raw, ais.reports and mda.presence, then the
-    scenario is replayed: each bad message is counted (``bad_message``), shown on
+    """Another program writes garbage to ais.raw, ais.reports, mda.presence and mda.alerts,
+    then the scenario is replayed: each bad message is counted (``bad_message``), shown on
     ``ais.rejected`` with its offset, and skipped; the scenario gives all its reports and
     alerts; ais.raw's offsets are committed past the bad messages; no agent crashed."""
     _, port = worker
@@ -176,7 +176,8 @@ def test_messages_not_ours_are_counted_and_skipped(
     prefix = f"w{port}."
     bad = [b"garbage", b"[1, 2]", b'{"lines": 5}', b'{"ctl": "eof"}']
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
-    for topic in ("ais.raw", "ais.reports", "mda.presence"):
+    topics = ("ais.raw", "ais.reports", "mda.presence", "mda.alerts")
+    for topic in topics:
         for p in range(2):
             for value in bad:
                 producer.send(prefix + topic, key=b"intruder", value=value, partition=p)
@@ -186,7 +187,8 @@ def test_messages_not_ours_are_counted_and_skipped(
     )
     producer.flush()
     producer.close()
-    refused = 3 * 2 * len(bad)
+    # (A control record on mda.alerts is one: its reader skips it.)
+    refused = len(topics) * 2 * len(bad) - 2
     wait_for(
         lambda: metric_value(scrape(port), "mda_lines_read_total") >= lines, 90, "all lines read"
     )
@@ -211,20 +213,14 @@ def test_messages_not_ours_are_counted_and_skipped(
     consumer.close()
     shown = [r for r in rejects if r["reason"] == "bad_message"]
     assert len(shown) == refused
-    assert {r["source"] for r in shown} == {
-        prefix + t for t in ("ais.raw", "ais.reports", "mda.presence")
-    }
-    assert sorted(r["raw"] for r in shown) == sorted(v.decode() for v in bad * 6)
-    assert sorted(r["line_no"] for r in shown if r["source"] == prefix + "ais.raw") == [
-        0,
-        0,
-        1,
-        1,
-        2,
-        2,
-        3,
-        3,
-    ]
+    assert {r["source"] for r in shown} == {prefix + t for t in topics}
+    # Every bad message once, except the control record on mda.alerts (2 partitions).
+    expected = [v.decode() for _ in topics for _ in range(2) for v in bad]
+    expected.remove('{"ctl": "eof"}')
+    expected.remove('{"ctl": "eof"}')
+    assert sorted(r["raw"] for r in shown) == sorted(expected)
+    raw_offsets = sorted(r["line_no"] for r in shown if r["source"] == prefix + "ais.raw")
+    assert raw_offsets == sorted(list(range(len(bad))) * 2)
 
     # Committed to the end of ais.raw: the bad messages (first in both partitions), then
     # the scenario's batches (in one of them).

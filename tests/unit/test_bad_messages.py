@@ -21,6 +21,8 @@ from streams.proximity import ProximityStage
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.unit.builders import make_context
+from tests.unit.test_lifecycle import alert
+from tests.unit.test_lifecycle_stage import make_stage
 
 NAMES = TopicNames.from_settings(Settings())
 
@@ -119,3 +121,28 @@ def test_refused_messages_change_nothing_around_them() -> None:
     tracked_mixed = _run(with_bad["track"], [v for r in reports for v in (b"{}", r)])
     assert [t for t in tracked_mixed if t != ("refused",)] == tracked
     assert any(t[0] == NAMES.alerts for t in tracked)  # (the scenario's alerts are there)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"garbage",
+        b"[]",
+        b'{"alert_id": 5}',
+        b'{"alert_id": "x", "schema": "mda.alert/1"}',
+    ],
+)
+def test_the_lifecycle_refuses_what_is_not_an_alert(value: bytes) -> None:
+    stage, states = make_stage()
+    with pytest.raises(DecodeError) as info:
+        stage.rekey(value)
+    assert info.value.reason is RejectReason.BAD_MESSAGE
+    assert states == {}
+
+
+def test_the_lifecycle_still_rekeys_alerts_and_skips_control_records() -> None:
+    stage, _ = make_stage()
+    msg = alert()
+    (out,) = stage.rekey(orjson.dumps(msg))
+    assert out.key == msg["alert_id"].encode()
+    assert stage.rekey(b'{"ctl": "eof", "run": "r", "source": "s"}') == []
