@@ -241,7 +241,7 @@ def main() -> None:
     for hollow in (False, True):
         rates = [r["rate"] for r in res[hollow]]
         cpu = statistics.median(r["worker_us"] for r in res[hollow])
-        what = "hollow worker (stages replaced by lookups)" if hollow else "real worker ((d))"
+        what = "hollow worker (stages replaced by lookups)" if hollow else "real worker"
         rate = statistics.median(rates)
         print(f"{what:44s} median {rate:9,.0f} lines/s, worker {cpu:.0f} µs/line")
     print(f"load average at end: {loadavg()}")

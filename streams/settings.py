@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     gc_threshold: tuple[PositiveInt, PositiveInt, PositiveInt] = (10_000, 10, 10)
     #: Lines per ais.raw message (the micro-batch of a replay at full speed, or of a live feed
     #: faster than this many lines per 0.2 s). 2,000 instead of 500: each stage then handles
-    #: a quarter of the messages for the same lines, and a worker spends ~12% less CPU per
+    #: a quarter of the messages for the same lines, and a worker spends ~15% less CPU per
     #: line (BENCHMARKS.md, round 11). A batch is still one message of at most
     #: MAX_MESSAGE_BYTES (long lines: several, mda.model.bounded).
     raw_batch_lines: PositiveInt = 2_000
