@@ -27,6 +27,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mda.errors import ReferenceDataError
 from mda.isps import ReferenceData, load_reference_dir, record_key, record_to_json
+from mda.model import MAX_MESSAGE_BYTES
 from streams.admin import ensure_topics
 from streams.pipeline import Out
 from streams.settings import Settings
@@ -103,14 +104,28 @@ def read_topics(bootstrap: str, names: TopicNames, timeout_s: float = 30.0) -> l
         consumer.close()
 
 
+#: An isps record larger than this is refused unread (a real one is a few hundred bytes), so
+#: that the control record carrying it stays under MAX_MESSAGE_BYTES.
+MAX_RECORD_BYTES = MAX_MESSAGE_BYTES // 2
+#: A key longer than this is no record's (identifiers are short): the record is refused.
+MAX_KEY_BYTES = 1_000
+
+
 def _item(kind: str, key: bytes | None, value: bytes | None, offset: int) -> RefItem:
-    text = key.decode("utf-8", "replace") if key is not None else ""
+    """One isps record as the track stage applies it. One that is not JSON, or too large, or
+    whose key is too long, becomes ``{"__unreadable__": its first 200 characters}``, which
+    the stage refuses and counts (``bad_reference_data``) like any invalid record."""
+    raw_key = key or b""
+    text = raw_key[:MAX_KEY_BYTES].decode("utf-8", "replace")
+    unreadable = {"__unreadable__": (value or b"")[:200].decode("utf-8", "replace")}
+    if len(raw_key) > MAX_KEY_BYTES or (value is not None and len(value) > MAX_RECORD_BYTES):
+        return (kind, text, unreadable, offset)
     if value is None:
         return (kind, text, None, offset)
     try:
         return (kind, text, orjson.loads(value), offset)
     except orjson.JSONDecodeError:
-        return (kind, text, {"__unreadable__": value.decode("utf-8", "replace")[:200]}, offset)
+        return (kind, text, unreadable, offset)
 
 
 def forward(

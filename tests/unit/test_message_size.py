@@ -168,3 +168,41 @@ def test_a_large_batch_gives_reports_and_presence_under_the_limit_and_the_same_a
     assert _presence_rows(split_outs) == _presence_rows(whole_outs)
     alerts = sorted(o.value for o in split_outs if o.topic == NAMES.alerts)
     assert alerts == sorted(o.value for o in whole_outs if o.topic == NAMES.alerts)
+
+
+def _facility_json(facility_id: str = "CATOR-0001") -> dict[str, Any]:
+    from mda.isps import Facility, record_to_json
+
+    facility = Facility(facility_id, "Toronto", "CATOR", "CAN", 43.64, -79.37, 2_000.0, 1, True)
+    return record_to_json(facility)
+
+
+def test_an_isps_record_is_forwarded_as_it_is() -> None:
+    from streams.reference import forward
+
+    value = orjson.dumps(_facility_json())
+    outs = forward(NAMES, 2, NAMES.isps_facilities, b"CATOR-0001", value, 7)
+    assert [o.partition for o in outs] == [0, 1]
+    ctl = orjson.loads(outs[0].value)
+    assert (ctl["kind"], ctl["key"], ctl["value"], ctl["offset"]) == (
+        "facility",
+        "CATOR-0001",
+        _facility_json(),
+        7,
+    )
+
+
+def test_an_oversized_isps_record_is_refused_and_its_control_record_stays_small() -> None:
+    from streams.reference import forward
+
+    padded = {**_facility_json(), "name": "X" * (MAX_MESSAGE_BYTES + 10)}
+    for key, value in [
+        (b"CATOR-0001", orjson.dumps(padded)),
+        (b"K" * (MAX_MESSAGE_BYTES + 10), None),  # a tombstone with a key no record has
+    ]:
+        outs = forward(NAMES, 2, NAMES.isps_facilities, key, value, 3)
+        assert all(len(o.value) <= MAX_MESSAGE_BYTES for o in outs)
+        track = TrackStage(NAMES, 2, make_context(), {})
+        track.handle(outs[0].value, 0)
+        assert track.reference_rejects == 1  # counted, like any invalid record
+        assert track.ctx.reference is not None and not track.ctx.reference.facilities
