@@ -21,32 +21,24 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import signal
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bench.run import (
     PARTITIONS,
-    alerts_consumer,
-    cluster,
-    cpu_seconds,
+    Plan,
+    bench_end_to_end,
     loadavg,
     machine,
+    make_plan,
     pipeline_corpus,
-    profiled,
     rule_context,
-    send_source,
-    serialise,
-    wait_eofs,
-    warm_up,
 )
+from replay.producer import eof_record
 from streams.pipeline import DecodeStage, Out, TrackStage
 from streams.proximity import ProximityStage
 from streams.settings import Settings
@@ -54,23 +46,6 @@ from streams.topics import TopicNames
 
 #: Where a hollow worker finds the recorded outputs (a pickle written by :func:`record`).
 ENV = "MDA_BENCH_HOLLOW"
-
-Plan = list[tuple[str, list[bytes], int]]
-
-
-def make_plan(corpus: dict[str, list[Any]]) -> Plan:
-    """Sources to ais.raw partitions, balancing lines, as ``bench.run.bench_end_to_end``."""
-    loads = [0] * PARTITIONS
-    plan: Plan = []
-    for source, lines in sorted(corpus.items(), key=lambda kv: -len(kv[1])):
-        part = loads.index(min(loads))
-        loads[part] += len(lines)
-        plan.append((source, serialise(lines), part))
-    return plan
-
-
-def _eof(source: str, run: str) -> bytes:
-    return orjson.dumps({"ctl": "eof", "run": run, "source": source})  # as send_source
 
 
 def record(plan: Plan, run: str) -> dict[str, Any]:
@@ -84,8 +59,8 @@ def record(plan: Plan, run: str) -> dict[str, Any]:
     decode_t: dict[bytes, Any] = {}
     track_t: dict[tuple[bytes, int], list[Out]] = {}
     prox_t: dict[tuple[bytes, int], list[Out]] = {}
-    for source, values, _part in plan:
-        for v in [*values, _eof(source, run)]:
+    for source, values, _part in plan.sends:
+        for v in [*values, eof_record(source, run)]:
             outs = dec.handle(v)
             decode_t[v] = (outs, dec.last_lines, dec.last_decoded_types, dec.last_rejects)
             for o in outs:
@@ -151,48 +126,19 @@ def install(path: Path, prefix: str) -> None:
 def run_once(
     work: Path, plan: Plan, hollow: bool, preload: bool, spy: Path | None = None, label: str = ""
 ) -> dict[str, float]:
+    """One (d)-style run of ``bench.run`` (``preload``: as (e)), with a hollow worker if told."""
     run = "hollow-" + uuid.uuid4().hex[:6]
     env: dict[str, str] = {}
     if hollow:
         path = work / f"{run}.pickle"
         path.write_bytes(pickle.dumps(record(plan, run)))
         env = {ENV: str(path)}
-    n = sum(len(orjson.loads(v)["lines"]) for _, values, _ in plan for v in values)
-    with cluster(work, 1, module="bench.hollow" if hollow else None, extra_env=env) as c:
-        from kafka import KafkaProducer
-
-        producer = KafkaProducer(
-            bootstrap_servers=c.bootstrap, linger_ms=5, max_request_size=16 * 1024 * 1024
-        )
-        consumer = alerts_consumer(c)
-        warm_up(c, producer, consumer)
-        w = c.workers[0]
-
-        def send_all() -> None:
-            for source, values, part in plan:
-                send_source(producer, c, source, values, run, part)
-            producer.flush()
-
-        if preload:  # as (e) of bench.run: put on ais.raw while the worker is stopped
-            os.kill(w.pid, signal.SIGSTOP)
-            try:
-                send_all()
-            finally:
-                os.kill(w.pid, signal.SIGCONT)
-        cpu0, broker0 = cpu_seconds(w.pid), cpu_seconds(c.broker_pid)
-        with profiled(c, spy, label):
-            started = time.monotonic()
-            if not preload:
-                send_all()
-            done = wait_eofs(consumer, c, run, len(plan) * PARTITIONS * PARTITIONS * 2, 600)
-        worker_cpu = cpu_seconds(w.pid) - cpu0
-        broker_cpu = cpu_seconds(c.broker_pid) - broker0
-        producer.close()
-        consumer.close()
+    module = "bench.hollow" if hollow else None
+    r = bench_end_to_end(work, plan, 1, spy, label, preload, run=run, module=module, extra_env=env)
     return {
-        "rate": n / (done - started),
-        "worker_us": worker_cpu / n * 1e6,
-        "broker_us": broker_cpu / n * 1e6,
+        "rate": r["rate"],
+        "worker_us": r["worker_cpu_s"] / plan.lines * 1e6,
+        "broker_us": r["broker_cpu_s"] / plan.lines * 1e6,
     }
 
 
@@ -224,7 +170,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"load average at start: {loadavg()}")
     plan = make_plan(pipeline_corpus(args.reps))
-    n = sum(len(orjson.loads(v)["lines"]) for _, values, _ in plan for v in values)
+    n = plan.lines
     res: dict[bool, list[dict[str, float]]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="mda-hollow-") as tmp:
         for i in range(args.runs):

@@ -71,7 +71,7 @@ from mda.model import RawLine, Report, raw_batch_to_json
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
 from replay.files import iter_raw_lines
-from replay.producer import line_event_ms
+from replay.producer import eof_record, line_event_ms
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
 from streams.pipeline import DecodeStage, TrackStage
@@ -403,10 +403,8 @@ def wait_eofs(
 def send_source(
     producer: KafkaProducer, c: Cluster, source: str, values: list[bytes], run: str, part: int
 ) -> None:
-    for v in values:
+    for v in [*values, eof_record(source, run)]:
         producer.send(c.names.raw, key=source.encode(), value=v, partition=part)
-    eof = orjson.dumps({"ctl": "eof", "run": run, "source": source})
-    producer.send(c.names.raw, key=source.encode(), value=eof, partition=part)
 
 
 def warm_up(c: Cluster, producer: KafkaProducer, consumer: KafkaConsumer) -> None:
@@ -455,33 +453,51 @@ def profiled(c: Cluster, out: Path | None, label: str) -> Iterator[None]:
                 s.kill()
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What an end-to-end run sends: per source, its serialised batches and its ais.raw
+    partition (a source stays in one; sources balanced by lines), and the lines in all."""
+
+    sends: list[tuple[str, list[bytes], int]]
+    lines: int
+
+
+def make_plan(corpus: dict[str, list[RawLine]]) -> Plan:
+    loads = [0] * PARTITIONS
+    sends: list[tuple[str, list[bytes], int]] = []
+    for source, lines in sorted(corpus.items(), key=lambda kv: -len(kv[1])):
+        part = loads.index(min(loads))
+        loads[part] += len(lines)
+        sends.append((source, serialise(lines), part))
+    return Plan(sends, sum(loads))
+
+
 def bench_end_to_end(
     workdir: Path,
-    corpus: dict[str, list[RawLine]],
+    plan: Plan,
     workers: int,
     profile: Path | None = None,
     label: str = "e2e",
     preload: bool = False,
+    *,
+    run: str | None = None,
+    module: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """One end-to-end run; ``preload``: the input is put on ais.raw while the warmed-up
     workers are stopped (SIGSTOP, well under their session timeout), and timed from SIGCONT,
-    so that sending does not compete with them for the cores."""
-    # Sources to ais.raw partitions, balancing lines (a source stays in one partition).
-    loads = [0] * PARTITIONS
-    plan: list[tuple[str, list[bytes], int]] = []
-    for source, lines in sorted(corpus.items(), key=lambda kv: -len(kv[1])):
-        part = loads.index(min(loads))
-        loads[part] += len(lines)
-        plan.append((source, serialise(lines), part))
-    n = sum(loads)
-    with cluster(workdir, workers) as c:
+    so that sending does not compete with them for the cores. ``run``: the run id its
+    end-of-file records carry (new if not given); ``module``, ``extra_env``: the workers'
+    (:func:`cluster`)."""
+    n = plan.lines
+    with cluster(workdir, workers, module, extra_env) as c:
         producer = KafkaProducer(
             bootstrap_servers=c.bootstrap, linger_ms=5, max_request_size=16 * 1024 * 1024
         )
         consumer = alerts_consumer(c)
         warm_up(c, producer, consumer)
         before = c.stage_seconds()
-        run = "bench-" + uuid.uuid4().hex[:6]
+        run = run or "bench-" + uuid.uuid4().hex[:6]
         alerts = 0
 
         def count(_: dict[str, Any], __: float) -> None:
@@ -489,7 +505,7 @@ def bench_end_to_end(
             alerts += 1
 
         def send_all() -> None:
-            for source, values, part in plan:
+            for source, values, part in plan.sends:
                 send_source(producer, c, source, values, run, part)
             producer.flush()
 
@@ -510,7 +526,7 @@ def bench_end_to_end(
                 send_all()
             sent = time.monotonic()
             done = wait_eofs(
-                consumer, c, run, len(plan) * PARTITIONS * PARTITIONS * 2, 600, on_alert=count
+                consumer, c, run, len(plan.sends) * PARTITIONS * PARTITIONS * 2, 600, on_alert=count
             )
         worker_cpu = sum(cpu_seconds(w.pid) for w in c.workers) - cpu_before
         broker_cpu = cpu_seconds(c.broker_pid) - broker_before
@@ -797,12 +813,12 @@ def main() -> None:
         row("    decode+track (rounds 1-3 headline)", f"{c['pipeline']:,.0f} lines/s")
         row("    table writes (changed vessels) per line", f"{c['table_writes'] / c['lines']:.2f}")
         row("    ais.reports messages per line", f"{c['ais_reports_msgs'] / c['lines']:.4f}")
+    plan = make_plan(corpus)
     with tempfile.TemporaryDirectory(prefix="mda-bench-") as tmp:
         work = Path(tmp)
         if "d" not in skip:
             one = [
-                bench_end_to_end(work, corpus, 1, args.py_spy, f"d{i}")
-                for i in range(args.e2e_runs)
+                bench_end_to_end(work, plan, 1, args.py_spy, f"d{i}") for i in range(args.e2e_runs)
             ]
             e2e_rate = statistics.median(r["rate"] for r in one)
             row(
@@ -822,8 +838,8 @@ def main() -> None:
             one_pre: list[dict[str, float]] = []
             two: list[dict[str, float]] = []
             for i in range(args.e2e_runs):
-                one_pre.append(bench_end_to_end(work, corpus, 1, None, f"e1-{i}", preload=True))
-                two.append(bench_end_to_end(work, corpus, 2, args.py_spy, f"e{i}", preload=True))
+                one_pre.append(bench_end_to_end(work, plan, 1, None, f"e1-{i}", preload=True))
+                two.append(bench_end_to_end(work, plan, 2, args.py_spy, f"e{i}", preload=True))
             one_rate = statistics.median(r["rate"] for r in one_pre)
             two_rate = statistics.median(r["rate"] for r in two)
             row("(e) 1 worker, input pre-loaded", f"{one_rate:,.0f} lines/s")

@@ -109,10 +109,11 @@ def _paced(lines: Iterable[RawLine], pacer: Pacer, size: int) -> Iterator[list[R
         yield batch
 
 
-def send_eof(producer: KafkaProducer, topic: str, source: str, run_id: str) -> None:
+def eof_record(source: str, run_id: str) -> bytes:
     """The control record that follows a source's last line through every stage."""
-    producer.send(
-        topic,
-        key=source.encode(),
-        value=orjson.dumps({"ctl": "eof", "run": run_id, "source": source}),
-    )
+    return orjson.dumps({"ctl": "eof", "run": run_id, "source": source})
+
+
+def send_eof(producer: KafkaProducer, topic: str, source: str, run_id: str) -> None:
+    """Send :func:`eof_record` after the source's lines."""
+    producer.send(topic, key=source.encode(), value=eof_record(source, run_id))
