@@ -179,7 +179,7 @@ def refusal(stage: str, event: Any, exc: MdaError, rejected_topic: str) -> Out:
         exc.reason.value, f"{where}: {exc.detail}", m.topic, m.offset, raw[:REFUSED_CHARS]
     )
     key = m.key if isinstance(m.key, bytes) else None
-    return Out(rejected_topic, key, orjson.dumps({"rejects": [reject.to_dict()]}))
+    return Out(rejected_topic, key, _rejects_message([reject.to_dict()]))
 
 
 def read_message(value: bytes, items: str, ctls: tuple[str, ...] = ("eof",)) -> dict[str, Any]:

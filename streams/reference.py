@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -117,15 +118,12 @@ def _item(kind: str, key: bytes | None, value: bytes | None, offset: int) -> Ref
     the stage refuses and counts (``bad_reference_data``) like any invalid record."""
     raw_key = key or b""
     text = raw_key[:MAX_KEY_BYTES].decode("utf-8", "replace")
-    unreadable = {"__unreadable__": (value or b"")[:200].decode("utf-8", "replace")}
-    if len(raw_key) > MAX_KEY_BYTES or (value is not None and len(value) > MAX_RECORD_BYTES):
-        return (kind, text, unreadable, offset)
-    if value is None:
-        return (kind, text, None, offset)
-    try:
-        return (kind, text, orjson.loads(value), offset)
-    except orjson.JSONDecodeError:
-        return (kind, text, unreadable, offset)
+    if len(raw_key) <= MAX_KEY_BYTES and (value is None or len(value) <= MAX_RECORD_BYTES):
+        if value is None:
+            return (kind, text, None, offset)
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return (kind, text, orjson.loads(value), offset)
+    return (kind, text, {"__unreadable__": (value or b"")[:200].decode("utf-8", "replace")}, offset)
 
 
 def forward(

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -227,14 +229,14 @@ def test_tcp_ingest_reconnects_and_keeps_every_line(broker: EmbeddedBroker) -> N
     assert sum(counts.values()) > 800  # multipart type 5 counts once
 
 
-def test_tcp_ingest_command_metrics_count_reconnects(
-    broker: EmbeddedBroker, tmp_path: Path
-) -> None:
-    """``mda ingest tcp://…``: the server drops the first connection half-way, serves the rest
-    on the second, then goes away; /metrics shows two connections (one reconnect), the
-    refused attempts after, the state back at 0, and every line received and sent."""
+@contextlib.contextmanager
+def tcp_ingest(
+    broker: EmbeddedBroker, lines: list[str], tmp_path: Path
+) -> Iterator[tuple[str, Any, int, Path]]:
+    """``mda ingest tcp://…`` reading a :class:`DroppingServer` that serves ``lines``, once
+    the server has sent them all: (its ais.raw topic, the process, its metrics port, its
+    log). The process is stopped on leaving."""
     prefix, topic = prepared(broker)
-    lines = file_lines(USCG)
     server = DroppingServer(lines)
     metrics_port = free_port()
     env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": broker.bootstrap, "MDA_TOPIC_PREFIX": prefix}
@@ -243,6 +245,19 @@ def test_tcp_ingest_command_metrics_count_reconnects(
     try:
         server.thread.join(timeout=60)
         assert not server.thread.is_alive(), log_path.read_text()
+        yield topic, proc, metrics_port, log_path
+    finally:
+        stop_process(proc)
+
+
+def test_tcp_ingest_command_metrics_count_reconnects(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """``mda ingest tcp://…``: the server drops the first connection half-way, serves the rest
+    on the second, then goes away; /metrics shows two connections (one reconnect), the
+    refused attempts after, the state back at 0, and every line received and sent."""
+    lines = file_lines(USCG)
+    with tcp_ingest(broker, lines, tmp_path) as (topic, proc, metrics_port, log_path):
         got = raw_lines(broker, topic, len(lines), 30)
         assert [r.text for r in got] == lines
         samples = scrape_until(
@@ -262,8 +277,6 @@ def test_tcp_ingest_command_metrics_count_reconnects(
         assert value(samples, "mda_ingest_bytes_received_total") == len(payload)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-    finally:
-        stop_process(proc)
     assert "2 connections" in log_path.read_text()
 
 
@@ -271,17 +284,9 @@ def test_tcp_ingest_of_long_lines_sends_every_line(broker: EmbeddedBroker, tmp_p
     """Lines of 8,000 characters between the real ones: a 500-line batch would be a 2 MB
     record, which the producer refuses (before: ``mda ingest`` died of MessageSizeTooLargeError).
     It goes as several records under MAX_MESSAGE_BYTES; every line arrives, in order."""
-    prefix, topic = prepared(broker)
     real = file_lines(USCG)[:300]
     lines = [ln for r in real for ln in (r, "!AIVDM,1,1,,A," + "Z" * 8_000 + ",0*00")]
-    server = DroppingServer(lines)
-    metrics_port = free_port()
-    env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": broker.bootstrap, "MDA_TOPIC_PREFIX": prefix}
-    log_path = tmp_path / "ingest.log"
-    proc = spawn_ingest(f"tcp://127.0.0.1:{server.port}", env, metrics_port, log_path)
-    try:
-        server.thread.join(timeout=60)
-        assert not server.thread.is_alive(), log_path.read_text()
+    with tcp_ingest(broker, lines, tmp_path) as (topic, proc, metrics_port, log_path):
         got = raw_lines(broker, topic, len(lines), 30)
         assert [r.text for r in got] == lines
         samples = scrape_until(
@@ -290,6 +295,4 @@ def test_tcp_ingest_of_long_lines_sends_every_line(broker: EmbeddedBroker, tmp_p
         assert value(samples, "mda_ingest_lines_sent_total") == len(lines)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-    finally:
-        stop_process(proc)
     assert "Traceback" not in log_path.read_text()

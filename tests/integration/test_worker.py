@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -60,6 +61,17 @@ def worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[subprocess.
         yield proc, port
     finally:
         stop_process(proc)
+
+
+def rejects_on(broker: EmbeddedBroker, topic: str) -> list[dict[str, Any]]:
+    """Every reject on ``topic`` (ais.rejected, one partition), in order."""
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, consumer_timeout_ms=5_000)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    rejects = [r for rec in consumer for r in orjson.loads(rec.value)["rejects"]]
+    consumer.close()
+    return rejects
 
 
 def wait_for(predicate: object, timeout_s: float, what: str) -> None:
@@ -153,12 +165,7 @@ def test_replay_of_long_lines_through_a_worker_loses_nothing(
     assert metric_value(text, "mda_lines_read_total") == len(texts)
     assert metric_value(text, "mda_messages_rejected_total") == len(good)
     assert metric_value(text, "mda_reports_tracked_total") == messages
-    rejected = KafkaConsumer(bootstrap_servers=broker.bootstrap, consumer_timeout_ms=5_000)
-    tp = TopicPartition(f"w{port}.ais.rejected", 0)
-    rejected.assign([tp])
-    rejected.seek_to_beginning(tp)
-    rejects = [r for rec in rejected for r in orjson.loads(rec.value)["rejects"]]
-    rejected.close()
+    rejects = rejects_on(broker, f"w{port}.ais.rejected")
     assert sorted(r["line_no"] for r in rejects) == list(range(2, len(texts) + 1, 2))
     log = (tmp_path / "worker.log").read_text()
     assert "Crashed" not in log and "MessageSizeTooLarge" not in log
@@ -205,13 +212,7 @@ def test_messages_not_ours_are_counted_and_skipped(
     assert metric_value(text, "mda_reports_tracked_total") == messages
     assert metric_value(text, "mda_lines_read_total") == lines
 
-    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, consumer_timeout_ms=5_000)
-    tp = TopicPartition(f"{prefix}ais.rejected", 0)
-    consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
-    rejects = [r for rec in consumer for r in orjson.loads(rec.value)["rejects"]]
-    consumer.close()
-    shown = [r for r in rejects if r["reason"] == "bad_message"]
+    shown = [r for r in rejects_on(broker, f"{prefix}ais.rejected") if r["reason"] == "bad_message"]
     assert len(shown) == refused
     assert {r["source"] for r in shown} == {prefix + t for t in topics}
     # Every bad message once, except the control record on mda.alerts (2 partitions).
