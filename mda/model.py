@@ -14,6 +14,8 @@ from typing import Any, Literal, NewType, TypeVar
 
 import orjson
 
+from mda.rows import RowCheck, hints_of
+
 Mmsi = NewType("Mmsi", int)
 H3Cell = NewType("H3Cell", str)
 _T = TypeVar("_T")
@@ -76,19 +78,17 @@ class Report:
         return cls(**d)
 
 
-def slot_builder(
-    cls: type[_T], names: Sequence[str], *, by_name: bool = False
-) -> Callable[[Any], _T]:
+def slot_builder(cls: type[_T], names: Sequence[str]) -> Callable[[Sequence[Any]], _T]:
     """A function that makes a ``cls`` from all its field values, without its ``__init__``.
 
-    The values come as a sequence in ``names`` order, or (``by_name``) as a mapping from field
-    name. For the hot paths that build a frozen slotted dataclass once per report: the
-    generated function fills an instance of a twin class (the same slots, not frozen) with
-    plain attribute stores, which the interpreter specialises, then gives it its class
-    (``obj.__class__ = cls``: CPython allows it between classes of the same slot layout).
-    The result is an ordinary frozen ``cls``; building it costs ~1/3 of filling the slots
-    through their descriptors and ~1/8 of ``__init__``. No field is
-    converted or checked: the caller vouches for the values.
+    The values come as a sequence in ``names`` order. For the hot paths that build a frozen
+    slotted dataclass once per report: the generated function fills an instance of a twin
+    class (the same slots, not frozen) with plain attribute stores, which the interpreter
+    specialises, then gives it its class (``obj.__class__ = cls``: CPython allows it between
+    classes of the same slot layout). The result is an ordinary frozen ``cls``; building it
+    costs ~1/3 of filling the slots through their descriptors and ~1/8 of ``__init__``. No
+    field is converted or checked: the caller vouches for the values (a row read from a
+    topic, with a :class:`~mda.rows.RowCheck`).
     """
     slots = tuple(getattr(cls, "__slots__", ()))
     if cls.__bases__ != (object,) or sorted(slots) != sorted(names):
@@ -96,8 +96,7 @@ def slot_builder(
     twin = type(f"_{cls.__name__}Twin", (), {"__slots__": slots})
     lines = ["def build(values):", "    new = _new(_twin)"]
     for i, name in enumerate(names):
-        key = repr(name) if by_name else str(i)
-        lines.append(f"    new.{name} = values[{key}]")
+        lines.append(f"    new.{name} = values[{i}]")
     lines += ["    new.__class__ = _cls", "    return new"]
     namespace: dict[str, Any] = {"_new": object.__new__, "_twin": twin, "_cls": cls}
     exec("\n".join(lines), namespace)  # the source is made here, from the field names
@@ -107,17 +106,25 @@ def slot_builder(
 
 
 REPORT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Report))
-#: The report from the dict orjson made of it (every field present), without ``__init__``
-#: (:func:`slot_builder`): once per report at the track stage. A missing field is a KeyError.
-report_from_wire: Callable[[dict[str, Any]], Report] = slot_builder(
-    Report, REPORT_FIELDS, by_name=True
-)
 #: A report as a row: its field values in :data:`REPORT_FIELDS` order (its ``ais.reports`` wire
 #: form: orjson writes a tuple ~3x faster than a dataclass, reads the list back ~2.5x faster
 #: than an object, and the message is about half the size).
 report_row: Callable[[Report], tuple[Any, ...]] = operator.attrgetter(*REPORT_FIELDS)
 #: The report from its row (:func:`report_row`), without ``__init__`` (:func:`slot_builder`).
 report_from_row: Callable[[Sequence[Any]], Report] = slot_builder(Report, REPORT_FIELDS)
+#: What a report row read from ``ais.reports`` must be before :func:`report_from_row` takes
+#: it: :class:`Report`'s columns and types, a latitude and longitude h3 takes; a report
+#: written without an optional field (another version, or as an object) takes its default.
+REPORT_ROW_CHECK = RowCheck(
+    REPORT_FIELDS,
+    hints_of(Report),
+    bounds={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)},
+    defaults={
+        f.name: f.default
+        for f in dataclasses.fields(Report)
+        if f.default is not dataclasses.MISSING
+    },
+)
 #: A report as a row (:func:`report_row`), as :class:`~mda.decode.Decoder` gives it with
 #: ``rows=True``; and where a row holds the fields the decode stage routes by.
 ReportRow = tuple[Any, ...]

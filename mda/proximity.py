@@ -34,12 +34,12 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from mda.alerts import Finding, Severity
 from mda.hexgrid import PRESENCE_RES, distance_m, grid_disk, latlng_to_cell
 from mda.model import H3Cell
+from mda.rows import RowCheck, hints_of
 from mda.thresholds import Thresholds
 
 RULE = "ENCOUNTER"
@@ -148,35 +148,13 @@ class Presence(NamedTuple):
         )
 
     @classmethod
-    def from_wire(cls, d: dict[str, Any], partition: int, partitions: int) -> Presence:
-        """The presence from the track stage's record as orjson parsed it, on ``partition``.
-
-        The record names no cells: they are the ones of its home's ring that this partition
-        hosts (:func:`hosted_cells`, the same the sender fanned out to; ``"cells"`` absent or
-        null), except for a record with ``"cells": []`` (the vessel moved away from every cell
-        here: forget it). The values are taken as they are (JSON types already right);
-        anything the fast path cannot take (a missing key, a non-string cell) goes through
-        :meth:`from_dict`.
-        """
-        try:
-            home = d["home"]
-            cells = d.get("cells")
-            if cells is None:
-                ring = hosted_cells(home, partitions, partition)
-            else:  # (a forget record: none)
-                ring = tuple(H3Cell(sys.intern(c)) for c in cells)
-            # Interned: a cell's index is shared by every presence in it (spans hold many).
-            return cls._make((*_WIRE_HEAD(d), sys.intern(home), ring, *_WIRE_TAIL(d)))
-        except (KeyError, TypeError):
-            if d.get("cells") is not None:
-                return cls.from_dict(d)
-            return cls.from_dict({**d, "cells": hosted_cells(d["home"], partitions, partition)})
-
-    @classmethod
     def from_row(cls, row: Sequence[Any], partition: int, partitions: int) -> Presence:
         """The presence from a row of the track stage's record (:data:`PRESENCE_ROW`
-        order) as orjson parsed it, on ``partition``: as :meth:`from_wire`, ``cells`` ``None``
-        for the cells of its home's ring hosted here, a list (empty) to forget the vessel."""
+        order) as orjson parsed it, on ``partition``. The record names no cells (``None``):
+        they are the ones of its home's ring that this partition hosts (:func:`hosted_cells`,
+        the same the sender fanned out to), except for a record with ``[]`` (the vessel moved
+        away from every cell here: forget it). The values are taken as they are:
+        :data:`PRESENCE_ROW_CHECK` has checked them."""
         mmsi, _source, lat, lon, sog_kn, cog_deg, event_ms, exempt, home, name, imo, cells = row
         if cells is None:
             ring = hosted_cells(home, partitions, partition)
@@ -211,13 +189,24 @@ def presence_row(
 #: The columns of a presence record on ``mda.presence``, a row (each message names them):
 #: orjson writes and reads a row faster than an object, and the message is ~40% smaller.
 PRESENCE_ROW: tuple[str, ...] = tuple(inspect.signature(presence_row).parameters)
+#: What a presence row read from ``mda.presence`` must be before :meth:`Presence.from_row`
+#: takes it: :func:`presence_row`'s columns and types, a latitude and longitude on Earth.
+PRESENCE_ROW_CHECK = RowCheck(
+    PRESENCE_ROW,
+    hints_of(presence_row),
+    bounds={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)},
+    # A record written as an object, or by a track stage of another version, may leave out
+    # what a presence can do without.
+    defaults={"sog_kn": None, "cog_deg": None, "exempt": False, "name": None, "imo": None}
+    | {
+        name: p.default
+        for name, p in inspect.signature(presence_row).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    },
+)
 #: Where a row holds its source and its cells.
 PRESENCE_SOURCE = PRESENCE_ROW.index("source")
 PRESENCE_CELLS = PRESENCE_ROW.index("cells")
-
-#: The fields of a wire record before and after (home, cells), in Presence's order.
-_WIRE_HEAD = itemgetter("mmsi", "lat", "lon", "sog_kn", "event_ms", "exempt")
-_WIRE_TAIL = itemgetter("cog_deg", "name", "imo")
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,7 +220,7 @@ async def track(stream: Any) -> None:
         _in_flight = partition
         refused = False
         try:
-            outs = stage.handle(event.value, partition)
+            outs = stage.handle(event.value, partition, event.message.offset)
         except MdaError as exc:
             # Nothing changed: acknowledged with the partition's next flush (or now, when
             # everything before it is written), so its offset does not hold up the commits.
@@ -233,6 +233,8 @@ async def track(stream: Any) -> None:
             await _ack(manual, unacked)
         if refused:
             continue
+        if stage.last_bad_rows:
+            metrics.MESSAGES_REJECTED.labels(reason="bad_message").inc(stage.last_bad_rows)
         if stage.reference_rejects != rejected_refs:
             metrics.MESSAGES_REJECTED.labels(reason="bad_reference_data").inc(
                 stage.reference_rejects - rejected_refs
@@ -271,11 +273,13 @@ async def proximity(stream: Any) -> None:
     async for event in stream.events():
         started = time.perf_counter()
         try:
-            outs = stage.handle(event.value, event.message.partition)
+            outs = stage.handle(event.value, event.message.partition, event.message.offset)
         except MdaError as exc:
             await _send(_bad_message("proximity", event, exc))
             continue
         await _send(outs)
+        if stage.last_bad_rows:
+            metrics.MESSAGES_REJECTED.labels(reason="bad_message").inc(stage.last_bad_rows)
         for f in stage.last_findings:
             metrics.ALERTS.labels(rule=f.rule, severity=f.severity, status=f.status).inc()
         metrics.STAGE_SECONDS.labels(stage="proximity").observe(time.perf_counter() - started)

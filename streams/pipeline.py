@@ -56,6 +56,7 @@ from mda.geo import releasability
 from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
 from mda.model import (
     REPORT_FIELDS,
+    REPORT_ROW_CHECK,
     ROW_EVENT_MS,
     ROW_MMSI,
     ROW_SOURCE,
@@ -66,7 +67,6 @@ from mda.model import (
     bounded,
     raw_lines_from_wire,
     report_from_row,
-    report_from_wire,
 )
 from mda.proximity import (
     PRESENCE_CELLS,
@@ -113,17 +113,25 @@ def _rejects_message(items: list[dict[str, Any]]) -> bytes:
 TICK_MS = 10_000
 
 
-def _row_reader(fields: list[str] | None) -> Callable[[list[Any]], Report]:
-    """How to read the report rows of an ``ais.reports`` message whose header is ``fields``.
+def fields_of(msg: dict[str, Any]) -> list[str] | None:
+    """A batch's column names (``None``: it names none); not a list of names: ``BAD_MESSAGE``."""
+    fields = msg.get("fields")
+    if fields is not None and (type(fields) is not list or not all(type(f) is str for f in fields)):
+        raise DecodeError(RejectReason.BAD_MESSAGE, "'fields' is not a list of column names")
+    return fields
 
-    Rows in this version's order (every message this decoder writes) are read by position;
-    another order (a decoder of another version during a rolling upgrade) by name, where a
-    missing field is a ``KeyError`` as for a report written as an object.
-    """
-    if fields is None or tuple(fields) == REPORT_FIELDS:
-        return report_from_row
-    names = tuple(fields)
-    return lambda row: report_from_wire(dict(zip(names, row, strict=True)))
+
+def tick_problem(d: dict[str, Any]) -> str | None:
+    """What is wrong with a tick item (``None``: nothing): an int event time, a source, and
+    stations heard as ``{station: int event time}``."""
+    if type(d.get("tick")) is not int:
+        return "a tick whose 'tick' is not an int event time"
+    if type(d.get("source")) is not str:
+        return "a tick without a string 'source'"
+    stations = d.get("stations", {})
+    if type(stations) is not dict or not all(type(t) is int for t in stations.values()):
+        return "a tick whose 'stations' is not {station: int event time}"
+    return None
 
 
 def report_items(msg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -147,6 +155,11 @@ def _eof_of(msg: dict[str, Any]) -> bool:
 _CTL_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
     "eof": (("source", str),),
     "reference": (("kind", str), ("key", str)),
+}
+#: The fields a control record may carry, with the JSON type they must have when it does.
+_CTL_OPTIONAL: dict[str, tuple[tuple[str, type], ...]] = {
+    "eof": (("final_tick", dict), ("reports_partition", int)),
+    "reference": (("offset", int),),
 }
 
 
@@ -182,6 +195,48 @@ def refusal(stage: str, event: Any, exc: MdaError, rejected_topic: str) -> Out:
     return Out(rejected_topic, key, _rejects_message([reject.to_dict()]))
 
 
+#: What a stage does with the rows of a batch that fail their check: the row's index and why.
+BadRows = list[tuple[int, str]]
+
+
+def bad_rows_out(
+    stage: str,
+    topic: str,
+    partition: int,
+    offset: int | None,
+    items: list[Any],
+    bad: BadRows,
+    rejected_topic: str,
+) -> list[Out]:
+    """The ``ais.rejected`` records of the rows of one message that a stage skipped (logged
+    once per message): the topic as their source, the offset as their line number, the row's
+    index and what is wrong as their detail, the row (its first :data:`REFUSED_CHARS`
+    characters) as their raw text."""
+    where = f"{topic}[{partition}]@{offset if offset is not None else '?'}"
+    log.warning(
+        "%s stage: %d row(s) of message %s skipped; row %d: %s",
+        stage,
+        len(bad),
+        where,
+        bad[0][0],
+        bad[0][1],
+    )
+    rejects = [
+        Reject(
+            RejectReason.BAD_MESSAGE.value,
+            f"{where} row {i}: {why}",
+            topic,
+            -1 if offset is None else offset,
+            orjson.dumps(items[i], default=repr).decode()[:REFUSED_CHARS],
+        ).to_dict()
+        for i, why in bad
+    ]
+    return [
+        Out(rejected_topic, topic.encode(), value)
+        for _, value in bounded(_rejects_message, rejects)
+    ]
+
+
 def read_message(value: bytes, items: str, ctls: tuple[str, ...] = ("eof",)) -> dict[str, Any]:
     """A pipeline message as orjson reads it: an object with a list under ``items`` (a batch),
     or a control record of one of the kinds ``ctls`` with the fields it needs.
@@ -203,6 +258,13 @@ def read_message(value: bytes, items: str, ctls: tuple[str, ...] = ("eof",)) -> 
         if type(msg.get(name)) is not kind:
             detail = f"control record {ctl!r} without a {kind.__name__} {name!r}"
             raise DecodeError(RejectReason.BAD_MESSAGE, detail)
+    for name, kind in _CTL_OPTIONAL.get(ctl, ()):
+        if name in msg and type(msg[name]) is not kind:
+            detail = f"control record {ctl!r} whose {name!r} is not a {kind.__name__}"
+            raise DecodeError(RejectReason.BAD_MESSAGE, detail)
+    final = msg.get("final_tick")
+    if final is not None and (why := tick_problem(final)) is not None:
+        raise DecodeError(RejectReason.BAD_MESSAGE, f"control record {ctl!r}: {why}")
     return msg
 
 
@@ -446,11 +508,16 @@ class TrackStage:
         # the forwarded copy of a record (one per partition) change the context once.
         self.reference_offsets: dict[tuple[str, str], int] = {}
         self.reference_rejects = 0
+        self.last_bad_rows = 0
 
-    def handle(self, value: bytes, partition: int) -> list[Out]:
-        """One ``ais.reports`` message of ``partition``; one that is not a batch or a control
-        record of ours raises a ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError` before any
-        state changes (:func:`read_message`)."""
+    def handle(self, value: bytes, partition: int, offset: int | None = None) -> list[Out]:
+        """One ``ais.reports`` message of ``partition`` (at ``offset``, which the records of
+        skipped rows name); one that is not a batch or a control record of ours raises a
+        ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError` before any state changes
+        (:func:`read_message`). A row or tick of a batch that is not one of ours is skipped
+        before it touches any state, counted in ``last_bad_rows`` and shown on
+        ``ais.rejected``; the rest of the batch is processed."""
+        self.last_bad_rows = 0
         msg = read_message(value, "reports", ("eof", "reference"))
         if partition not in self.recovered:
             self._recover_deadlines(partition)
@@ -462,7 +529,7 @@ class TrackStage:
             out = self._reference(msg, partition)
             self.flush(partition)
             return out
-        out = self._reports(msg, partition)
+        out = self._reports(msg, partition, offset)
         self._maybe_flush(partition)
         return out
 
@@ -551,27 +618,42 @@ class TrackStage:
         if changed:
             self.pending[partition].update(changed)
 
-    def _reports(self, msg: dict[str, Any], partition: int) -> list[Out]:
+    def _reports(self, msg: dict[str, Any], partition: int, offset: int | None) -> list[Out]:
         changed: dict[int, VesselTrack] = {}
         findings: list[Finding] = []
         presence: dict[int, list[Any]] = defaultdict(list)
         lags: list[float] = []
         duplicates = 0
         now_s = time.time()  # only for the lag metric: no rule sees the wall clock
-        from_row = _row_reader(msg.get("fields"))
-        for d in msg["reports"]:
+        check = REPORT_ROW_CHECK
+        row_ok = check.ok
+        # Rows in another column order (a decoder of another version): put in ours.
+        reorder = check.reorder(fields_of(msg))
+        bad: BadRows = []
+        items = msg["reports"]
+        for i, d in enumerate(items):
             if type(d) is list:
-                report = from_row(d)
-            else:
-                tick = d.get("tick")
-                if tick is not None:
-                    # Event time reaches the proximity stage too, in order with the presences.
-                    for p in range(self.partitions):
-                        presence[p].append({"tick": tick, "source": d["source"]})
-                    self._heard(partition, d.get("stations", {}))
-                    findings += self._advance((partition, d["source"]), tick, changed)
+                if reorder is not None:
+                    d = reorder(d)
+            elif type(d) is dict and "tick" in d:
+                why = tick_problem(d)
+                if why is not None:
+                    bad.append((i, why))
                     continue
-                report = report_from_wire(d)
+                tick = d["tick"]
+                # Event time reaches the proximity stage too, in order with the presences.
+                for p in range(self.partitions):
+                    presence[p].append({"tick": tick, "source": d["source"]})
+                self._heard(partition, d.get("stations", {}))
+                findings += self._advance((partition, d["source"]), tick, changed)
+                continue
+            else:
+                d = check.row_of(d)  # a report written as an object
+            if not row_ok(d):
+                # Not a report of ours: skipped (and shown) before it touches any state.
+                bad.append((i, check.problem(d) or "?"))
+                continue
+            report = report_from_row(d)
             # Silences due before this report happened first.
             findings += self._advance((partition, report.source), report.event_ms, changed)
             due = None
@@ -609,7 +691,12 @@ class TrackStage:
         self.last_findings = findings
         self.last_lags_s = lags
         self.last_duplicates = duplicates
+        self.last_bad_rows = len(bad)
         out = [self._alert_out(f, changed.get(f.mmsi)) for f in findings]
+        if bad:
+            out += bad_rows_out(
+                "track", self.topics.reports, partition, offset, items, bad, self.topics.rejected
+            )
         out += [
             Out(self.topics.presence, b"batch", value, p)
             for p, recs in sorted(presence.items())

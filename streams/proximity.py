@@ -31,11 +31,19 @@ from typing import Any
 import orjson
 
 from mda.alerts import Finding, VesselIdentity, to_message
+from mda.errors import DecodeError, RejectReason
 from mda.geo import Geography, releasability
 from mda.mid import MidTable
-from mda.proximity import PRESENCE_ROW, PRESENCE_SOURCE, Presence, ProximityState
+from mda.proximity import PRESENCE_ROW_CHECK, PRESENCE_SOURCE, Presence, ProximityState
 from mda.thresholds import Thresholds
-from streams.pipeline import Out, read_message
+from streams.pipeline import (
+    BadRows,
+    Out,
+    bad_rows_out,
+    fields_of,
+    read_message,
+    tick_problem,
+)
 from streams.topics import TopicNames
 
 #: Closes every span at the end of a source.
@@ -79,6 +87,7 @@ class ProximityStage:
         self.sources: dict[tuple[int, str], _Source] = {}
         self.last_findings: list[Finding] = []
         self.last_records = 0
+        self.last_bad_rows = 0
 
     def _source(self, partition: int, source: str) -> _Source:
         key = (partition, source)
@@ -88,17 +97,25 @@ class ProximityStage:
             self.sources[key] = s
         return s
 
-    def handle(self, value: bytes, partition: int) -> list[Out]:
-        """One ``mda.presence`` message of ``partition``; one that is not a batch or a control
-        record of ours raises a ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError` before any
-        state changes (:func:`~streams.pipeline.read_message`)."""
+    def handle(self, value: bytes, partition: int, offset: int | None = None) -> list[Out]:
+        """One ``mda.presence`` message of ``partition`` (at ``offset``, which the records of
+        skipped rows name); one that is not a batch or a control record of ours raises a
+        ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError` before any state changes
+        (:func:`~streams.pipeline.read_message`). A row or tick that is not one of ours is
+        skipped before it joins a span, counted in ``last_bad_rows`` and shown on
+        ``ais.rejected``; the rest of the batch is processed."""
+        self.last_bad_rows = 0
         msg = read_message(value, "presence")
         findings: list[Finding] = []
         out: list[Out] = []
         if msg.get("ctl") == "eof":
+            reports_partition = msg.get("reports_partition", 0)
+            if not 0 <= reports_partition < self.partitions:  # (an int: read_message)
+                why = f"'reports_partition' {reports_partition} is not a track partition"
+                raise DecodeError(RejectReason.BAD_MESSAGE, why)
             s = self._source(partition, msg["source"])
             s.eofs.append(msg)
-            self._close_span(s, int(msg.get("reports_partition", 0)), _END)
+            self._close_span(s, reports_partition, _END)
             findings, identities = self._release(s)
             out += [self._alert_out(f, identities) for f in findings]
             if len(s.eofs) >= self.partitions:
@@ -112,33 +129,67 @@ class ProximityStage:
             self.last_findings = findings
             self.last_records = 0
             return out
-        sender = int(msg.get("from", 0))
+        sender = msg.get("from", 0)
+        if type(sender) is not int or not 0 <= sender < self.partitions:
+            # Checked before any state changes: a sender that is not a track partition would
+            # count as one that has passed a tick, and release spans too early.
+            why = f"'from' is {sender!r}, not a track partition (0–{self.partitions - 1})"
+            raise DecodeError(RejectReason.BAD_MESSAGE, why)
+        check = PRESENCE_ROW_CHECK
+        row_ok = check.ok
+        # Rows in another column order (a track stage of another version): put in ours.
+        reorder = check.reorder(fields_of(msg))
         touched: dict[str, _Source] = {}
         records = 0
-        fields = msg.get("fields")
-        by_position = fields is None or tuple(fields) == PRESENCE_ROW
-        for d in msg["presence"]:
-            row = type(d) is list
-            if row and not by_position:
-                # Another column order (a track stage of another version): read by name.
-                d, row = dict(zip(fields, d, strict=True)), False
-            source = d[PRESENCE_SOURCE] if row else d["source"]
+        bad: BadRows = []
+        items = msg["presence"]
+        for i, d in enumerate(items):
+            if type(d) is list:
+                if reorder is not None:
+                    d = reorder(d)
+            elif type(d) is dict and "tick" in d:
+                why = tick_problem(d)
+                if why is not None:
+                    bad.append((i, why))
+                    continue
+                source = d["source"]
+                s = touched.get(source) or self._source(partition, source)
+                touched[source] = s
+                self._close_span(s, sender, d["tick"])
+                continue
+            else:
+                d = check.row_of(d)  # a record written as an object
+            if not row_ok(d):
+                # Not a presence of ours: skipped (and shown) before it joins a span.
+                bad.append((i, check.problem(d) or "?"))
+                continue
+            try:
+                presence = Presence.from_row(d, partition, self.partitions)
+            except (ValueError, TypeError) as exc:  # not an H3 cell (h3), a cell not a string
+                bad.append((i, f"its cells cannot be read ({exc})"))
+                continue
+            source = d[PRESENCE_SOURCE]
             s = touched.get(source) or self._source(partition, source)
             touched[source] = s
-            if row:
-                records += 1
-                s.pending[sender].append(Presence.from_row(d, partition, self.partitions))
-            elif "tick" in d:
-                self._close_span(s, sender, int(d["tick"]))
-            else:
-                records += 1
-                s.pending[sender].append(Presence.from_wire(d, partition, self.partitions))
+            records += 1
+            s.pending[sender].append(presence)
         for s in touched.values():
             found, identities = self._release(s)
             findings += found
             out += [self._alert_out(f, identities) for f in found]
         self.last_findings = findings
         self.last_records = records
+        self.last_bad_rows = len(bad)
+        if bad:
+            out += bad_rows_out(
+                "proximity",
+                self.topics.presence,
+                partition,
+                offset,
+                items,
+                bad,
+                self.topics.rejected,
+            )
         return out
 
     def _close_span(self, s: _Source, sender: int, tick: int) -> None:

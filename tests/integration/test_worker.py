@@ -16,6 +16,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from mda.model import REPORT_FIELDS
 from replay.producer import replay_file
 from replay.scenarios import DATA_DIR, great_lakes_demo
 from streams.admin import ensure_topics
@@ -175,7 +176,8 @@ def test_messages_not_ours_are_counted_and_skipped(
     broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
     """Another program writes garbage to ais.raw, ais.reports, mda.presence and mda.alerts,
-    then the scenario is replayed: each bad message is counted (``bad_message``), shown on
+    and batches of rows that are not ours to ais.reports and mda.presence, then the scenario
+    is replayed: each bad message and each bad row is counted (``bad_message``), shown on
     ``ais.rejected`` with its offset, and skipped; the scenario gives all its reports and
     alerts; ais.raw's offsets are committed past the bad messages; no agent crashed."""
     _, port = worker
@@ -188,6 +190,17 @@ def test_messages_not_ours_are_counted_and_skipped(
         for p in range(2):
             for value in bad:
                 producer.send(prefix + topic, key=b"intruder", value=value, partition=p)
+    # Batches of the right form with rows that are not ours: the rows are skipped, each
+    # counted and shown, the batch read (offset len(bad) of partition 0).
+    rows: dict[str, list[Any]] = {
+        "ais.reports": [[1, 2], "x", {"tick": "soon", "source": "s"}],
+        "mda.presence": [[5], {"tick": 1}],
+    }
+    for topic, batch in (
+        ("ais.reports", {"fields": list(REPORT_FIELDS), "reports": rows["ais.reports"]}),
+        ("mda.presence", {"presence": rows["mda.presence"], "from": 0}),
+    ):
+        producer.send(prefix + topic, key=b"intruder", value=orjson.dumps(batch), partition=0)
     producer.flush()
     lines = replay_file(
         producer, f"{prefix}ais.raw", SCENARIO, "scenario", speed=None, batch_lines=50
@@ -195,7 +208,7 @@ def test_messages_not_ours_are_counted_and_skipped(
     producer.flush()
     producer.close()
     # (A control record on mda.alerts is one: its reader skips it.)
-    refused = len(topics) * 2 * len(bad) - 2
+    refused = len(topics) * 2 * len(bad) - 2 + sum(len(items) for items in rows.values())
     wait_for(
         lambda: metric_value(scrape(port), "mda_lines_read_total") >= lines, 90, "all lines read"
     )
@@ -219,7 +232,12 @@ def test_messages_not_ours_are_counted_and_skipped(
     expected = [v.decode() for _ in topics for _ in range(2) for v in bad]
     expected.remove('{"ctl": "eof"}')
     expected.remove('{"ctl": "eof"}')
+    expected += [orjson.dumps(item).decode() for items in rows.values() for item in items]
     assert sorted(r["raw"] for r in shown) == sorted(expected)
+    skipped = [r for r in shown if " row " in r["detail"]]
+    assert sorted((r["source"], r["line_no"]) for r in skipped) == sorted(
+        (prefix + topic, len(bad)) for topic, items in rows.items() for _ in items
+    )
     raw_offsets = sorted(r["line_no"] for r in shown if r["source"] == prefix + "ais.raw")
     assert raw_offsets == sorted(list(range(len(bad))) * 2)
 

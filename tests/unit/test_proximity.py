@@ -17,6 +17,7 @@ from mda.hexgrid import distance_m, grid_disk
 from mda.proximity import (
     PRESENCE_CELLS,
     PRESENCE_ROW,
+    PRESENCE_ROW_CHECK,
     PRESENCE_SOURCE,
     Presence,
     ProximityState,
@@ -281,33 +282,41 @@ def presence_record(home: str) -> dict[str, Any]:
     }
 
 
-def test_presence_from_wire_equals_from_dict() -> None:
-    """The fast parse of the track stage's record gives the same presence, types and all: its
-    cells are the ones of the ring the receiving partition hosts (the record names none), or
-    none for a record that says ``"cells": []``; a record it cannot take (a missing key, a
-    non-string cell) goes through from_dict."""
+def test_a_presence_written_as_an_object_reads_as_from_dict() -> None:
+    """A record written as an object (the form before rows) goes through the row check and
+    from_row: the same presence as from_dict, types and all. Its cells are the ones of the
+    ring the receiving partition hosts (the record names none), or none for a record that
+    says ``"cells": []``; what a presence can do without may be left out."""
     home = home_cell(*ERIE)
     record = presence_record(home)
     d = orjson.loads(orjson.dumps(record))
     ring = fan_out(home, 4)
     assert sum(len(c) for c in ring.values()) == 7
+
+    def read(obj: dict[str, Any], partition: int) -> Presence:
+        row = PRESENCE_ROW_CHECK.row_of(obj)
+        assert PRESENCE_ROW_CHECK.ok(row), PRESENCE_ROW_CHECK.problem(row)
+        return Presence.from_row(row, partition, 4)
+
     for partition in range(4):
-        fast = Presence.from_wire(d, partition, 4)
+        fast = read(d, partition)
         slow = Presence.from_dict({**d, "cells": list(ring.get(partition, ()))})
         assert fast == slow
         assert [type(v) for v in fast] == [type(v) for v in slow]
     # Told to forget: no cells, whatever the partition hosts.
     gone = orjson.loads(orjson.dumps({**record, "cells": []}))
-    assert all(Presence.from_wire(gone, p, 4).cells == () for p in range(4))
-    partial = {k: v for k, v in d.items() if k not in ("imo", "exempt")}
+    assert all(read(gone, p).cells == () for p in range(4))
+    partial = {k: v for k, v in d.items() if k not in ("imo", "exempt", "sog_kn")}
     p0 = next(iter(ring))
-    assert Presence.from_wire(partial, p0, 4) == Presence.from_dict({**partial, "cells": ring[p0]})
-    assert Presence.from_wire(partial, p0, 4).cells == ring[p0]
-    # A null "cells" (a row read by name) is the same as none, on the fast path and off it.
-    assert Presence.from_wire({**d, "cells": None}, p0, 4) == Presence.from_wire(d, p0, 4)
-    assert Presence.from_wire({**partial, "cells": None}, p0, 4) == Presence.from_wire(
-        partial, p0, 4
-    )
+    assert read(partial, p0) == Presence.from_dict({**partial, "cells": ring[p0]})
+    assert read(partial, p0).cells == ring[p0]
+    # A null "cells" is the same as none.
+    assert read({**d, "cells": None}, p0) == read(d, p0)
+    # Without what it cannot do without, it is not a presence.
+    for needed in ("mmsi", "source", "lat", "lon", "event_ms", "home"):
+        row = PRESENCE_ROW_CHECK.row_of({k: v for k, v in d.items() if k != needed})
+        assert not PRESENCE_ROW_CHECK.ok(row)
+        assert PRESENCE_ROW_CHECK.problem(row) == f"no {needed!r}"
 
 
 def test_presence_row_reads_back_column_by_column() -> None:
@@ -323,7 +332,7 @@ def test_presence_row_reads_back_column_by_column() -> None:
     ring = fan_out(home, 4)
     for partition in range(4):
         got = Presence.from_row(row, partition, 4)
-        assert got == Presence.from_wire(values, partition, 4)
+        assert got == Presence.from_dict({**values, "cells": ring.get(partition, ())})
         assert got._asdict() == {
             **{k: v for k, v in values.items() if k != "source"},
             "cells": ring.get(partition, ()),

@@ -1,6 +1,6 @@
 """The track and decode stages' fast paths give the same answers as the plain ones (issue 8).
 
-- ``VesselTrack.evolve`` and ``report_from_wire`` (built by ``slot_builder``, without the
+- ``VesselTrack.evolve`` and ``report_from_row`` (built by ``slot_builder``, without the
   frozen ``__init__``) against ``dataclasses.replace`` and ``Report(**d)``, field for field
   and on the bundled recordings end to end.
 - The memos of pure lookups (MMSI class, zones of a cell no zone edge crosses, shore
@@ -29,13 +29,13 @@ from mda.mid import MidTable
 from mda.model import (
     RAW_LINE_FIELDS,
     REPORT_FIELDS,
+    REPORT_ROW_CHECK,
     RawLine,
     Reject,
     Report,
     raw_batch_to_json,
     raw_lines_from_wire,
     report_from_row,
-    report_from_wire,
     report_row,
     slot_builder,
 )
@@ -93,7 +93,7 @@ def test_evolve_equals_dataclasses_replace() -> None:
     assert hash(new) == hash(dataclasses.replace(track, **changes))
 
 
-def test_report_from_wire_equals_the_constructor() -> None:
+def test_a_report_written_as_an_object_equals_the_constructor() -> None:
     d: dict[str, Any] = {
         "mmsi": 316_001_234,
         "msg_type": 1,
@@ -114,14 +114,18 @@ def test_report_from_wire_equals_the_constructor() -> None:
         "ship_type": None,
         "dedup_key": "k",
     }
-    built = report_from_wire(d)
+    built = report_from_row(REPORT_ROW_CHECK.row_of(d))
     assert type(built) is Report
     assert built == Report(**d) and hash(built) == hash(Report(**d))
     assert built.to_dict() == d
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.lat = 1.0  # type: ignore[misc]
-    with pytest.raises(KeyError):
-        report_from_wire({k: v for k, v in d.items() if k != "lat"})
+    # An optional field left out takes its default; a required one fails the check.
+    no_lat = REPORT_ROW_CHECK.row_of({k: v for k, v in d.items() if k != "lat"})
+    assert REPORT_ROW_CHECK.ok(no_lat) and report_from_row(no_lat).lat is None
+    no_mmsi = REPORT_ROW_CHECK.row_of({k: v for k, v in d.items() if k != "mmsi"})
+    assert not REPORT_ROW_CHECK.ok(no_mmsi)
+    assert REPORT_ROW_CHECK.problem(no_mmsi) == "no 'mmsi'"
 
 
 def test_a_report_row_through_orjson_is_the_report() -> None:
