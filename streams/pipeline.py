@@ -121,15 +121,27 @@ def fields_of(msg: dict[str, Any]) -> list[str] | None:
     return fields
 
 
+_INT = frozenset({int})
+
+
+def tick_ok(d: dict[str, Any]) -> bool:
+    """A tick item is ours: an int event time, a source, and the stations heard, if any, as
+    ``{station: int event time}`` (~0.1 µs; ticks outnumber reports in sparse feeds)."""
+    if type(d.get("tick")) is not int or type(d.get("source")) is not str:
+        return False
+    stations = d.get("stations")
+    return stations is None or (
+        type(stations) is dict and (not stations or set(map(type, stations.values())) <= _INT)
+    )
+
+
 def tick_problem(d: dict[str, Any]) -> str | None:
-    """What is wrong with a tick item (``None``: nothing): an int event time, a source, and
-    stations heard as ``{station: int event time}``."""
+    """What is wrong with a tick item (``None``: nothing): :func:`tick_ok`, saying why."""
     if type(d.get("tick")) is not int:
         return "a tick whose 'tick' is not an int event time"
     if type(d.get("source")) is not str:
         return "a tick without a string 'source'"
-    stations = d.get("stations", {})
-    if type(stations) is not dict or not all(type(t) is int for t in stations.values()):
+    if not tick_ok(d):
         return "a tick whose 'stations' is not {station: int event time}"
     return None
 
@@ -636,9 +648,8 @@ class TrackStage:
                 if reorder is not None:
                     d = reorder(d)
             elif type(d) is dict and "tick" in d:
-                why = tick_problem(d)
-                if why is not None:
-                    bad.append((i, why))
+                if not tick_ok(d):
+                    bad.append((i, tick_problem(d) or "?"))
                     continue
                 tick = d["tick"]
                 # Event time reaches the proximity stage too, in order with the presences.

@@ -148,14 +148,14 @@ class ProximityStage:
                 if reorder is not None:
                     d = reorder(d)
             elif type(d) is dict and "tick" in d:
-                why = tick_problem(d)
-                if why is not None:
-                    bad.append((i, why))
+                # (Its stations, if any, are the track stage's: not read here.)
+                tick, source = d["tick"], d.get("source")
+                if type(tick) is not int or type(source) is not str:
+                    bad.append((i, tick_problem(d) or "?"))
                     continue
-                source = d["source"]
                 s = touched.get(source) or self._source(partition, source)
                 touched[source] = s
-                self._close_span(s, sender, d["tick"])
+                self._close_span(s, sender, tick)
                 continue
             else:
                 d = check.row_of(d)  # a record written as an object

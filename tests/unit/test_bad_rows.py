@@ -227,7 +227,6 @@ def _bad_items(items: str, first: list[Any]) -> list[tuple[Any, str]]:
         (with_("event_ms", 1.5), "'event_ms'"),
         (with_("source", None), "'source'"),
         ({"tick": "soon", "source": "s"}, "tick"),
-        ({"tick": 5, "source": "s", "stations": ["a"]}, "stations"),
         ({"tick": 5}, "source"),
         ({"mmsi": 1}, "no '"),
     ]
@@ -236,6 +235,8 @@ def _bad_items(items: str, first: list[Any]) -> list[tuple[Any, str]]:
             (with_("time_source", "gps"), "'time_source'"),
             (with_("ais_class", "C"), "'ais_class'"),
             (with_("dedup_key", 5), "'dedup_key'"),
+            ({"tick": 5, "source": "s", "stations": ["a"]}, "stations"),
+            ({"tick": 5, "source": "s", "stations": {"st": True}}, "stations"),
         ]
     else:
         bad += [
