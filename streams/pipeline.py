@@ -433,6 +433,33 @@ class DecodeStage:
         ]
 
 
+def _forward_tick(
+    presence: dict[int, list[Any]], runs: dict[int, tuple[str, int, int]], tick: dict[str, Any]
+) -> None:
+    """Append a tick (one object, shared) to every presence partition's batch, except that of
+    a run of a source's ticks with nothing between them only the first and the last are sent.
+
+    The proximity stage reads a tick as "this sending partition has passed this event time":
+    the first tick after a sender's presences closes their span (and its time orders them),
+    the last of the message is how far the sender has got, and it releases spans only once
+    the message is read. So the ticks in between change nothing there; in a sparse feed
+    (ticks every 10 s of event time, few reports) they were 60% of the items sent
+    (bench corpus: 156,416 tick items for 102,676 presences; 81,965 are left).
+    ``runs``: per partition, (source, index of the run's last tick, ticks in the run).
+    """
+    source = tick["source"]
+    for p, items in presence.items():
+        run = runs.get(p)
+        if run is not None and run[0] == source and run[1] == len(items) - 1:
+            if run[2] >= 2:
+                items[-1] = tick  # the run's last tick so far becomes one in between: dropped
+                continue
+            runs[p] = (source, len(items), 2)
+        else:
+            runs[p] = (source, len(items), 1)
+        items.append(tick)
+
+
 @dataclass
 class TrackCounts:
     reports: int = 0
@@ -633,7 +660,8 @@ class TrackStage:
     def _reports(self, msg: dict[str, Any], partition: int, offset: int | None) -> list[Out]:
         changed: dict[int, VesselTrack] = {}
         findings: list[Finding] = []
-        presence: dict[int, list[Any]] = defaultdict(list)
+        presence: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
+        runs: dict[int, tuple[str, int, int]] = {}
         lags: list[float] = []
         duplicates = 0
         now_s = time.time()  # only for the lag metric: no rule sees the wall clock
@@ -653,8 +681,7 @@ class TrackStage:
                     continue
                 tick = d["tick"]
                 # Event time reaches the proximity stage too, in order with the presences.
-                for p in range(self.partitions):
-                    presence[p].append({"tick": tick, "source": d["source"]})
+                _forward_tick(presence, runs, {"tick": tick, "source": d["source"]})
                 self._heard(partition, d.get("stations", {}))
                 findings += self._advance((partition, d["source"]), tick, changed)
                 continue
@@ -710,7 +737,8 @@ class TrackStage:
             )
         out += [
             Out(self.topics.presence, b"batch", value, p)
-            for p, recs in sorted(presence.items())
+            for p, recs in presence.items()
+            if recs
             for _, value in bounded(
                 lambda rows: orjson.dumps(
                     {"fields": PRESENCE_ROW, "presence": rows, "from": partition}

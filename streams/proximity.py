@@ -7,7 +7,9 @@ it), or the track stage's end-of-file control record.
 Order, so that a replay gives the same alerts at any speed: a partition receives the
 presences of the vessels of every track partition, interleaved however the network pleases.
 Each track partition forwards the event-time ticks of every source in order with its
-presences, and every track partition sees the same ticks. So the presences between two
+presences (of a run of ticks with nothing between them, only the first, which closes the
+span before it, and the last: ``streams.pipeline._forward_tick``), and every track partition
+sees the same ticks. So the presences between two
 ticks, over all track partitions, are the same set whatever the interleaving: the stage
 buffers them per (source, sending partition) and releases a span once every track partition
 has passed its closing tick, sorted by event time and MMSI. The cost is up to one tick
