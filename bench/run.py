@@ -103,8 +103,9 @@ def bundled_files() -> list[Path]:
 def decode_corpus() -> list[RawLine]:
     files = bundled_files() + [SHARED / f for f in SHARED_FILES if (SHARED / f).is_file()]
     lines: list[RawLine] = []
+    received_ms = int(time.time() * 1000)  # (after every recording: none is ahead of it)
     for p in files:
-        lines += iter_raw_lines(p, source=p.name, ingest_ms=1_700_000_000_000)
+        lines += iter_raw_lines(p, source=p.name, ingest_ms=received_ms)
     return lines
 
 
@@ -124,12 +125,13 @@ def pipeline_corpus(reps: int) -> dict[str, list[RawLine]]:
     """Per source (one per bundled file): its lines ``reps`` times, each repetition shifted in
     event time by the file's span + 10 min, so the tracks see new reports, not duplicates."""
     out: dict[str, list[RawLine]] = {}
+    received_ms = int(time.time() * 1000)  # (the shifted times stay in 2026-06: behind it)
     for p in bundled_files():
         texts = p.read_text().splitlines()
         times = [t for t in (line_event_ms(x) for x in texts) if t is not None]
         span_s = (max(times) - min(times)) // 1000 + 600 if times else 600
         out[p.name] = [
-            RawLine(p.name, i + 1, _shift(t, k * span_s), 1_700_000_000_000)
+            RawLine(p.name, i + 1, _shift(t, k * span_s), received_ms)
             for k in range(reps)
             for i, t in enumerate(texts)
         ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,10 @@ def recorded_lines() -> Iterator[RawLine]:
     files = sorted(DATA.glob("*.nmea")) + sorted(DATA.glob("*.ais"))
     if SHARED.is_dir():
         files += sorted(p for p in SHARED.iterdir() if p.is_file())
+    received_ms = int(time.time() * 1000)  # (after every recording: none is ahead of it)
     for path in files:
         for i, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            yield RawLine(path.name, i, line, 1_700_000_000_000 + i)
+            yield RawLine(path.name, i, line, received_ms + i)
 
 
 def _sentence(payload: str, fill: int, frag: tuple[int, int, str] = (1, 1, "")) -> str:

@@ -35,9 +35,17 @@ from pyais.messages import AISSentence, NMEAMessage, NMEASentenceFactory, to_lat
 from mda import invalid_values as iv
 from mda.csv_reports import row_to_report
 from mda.errors import DecodeError, RejectReason
-from mda.lines import SentencePart, parse_line, plain_sentence
+from mda.lines import (
+    AHEAD_OF_RECEIPT_MS,
+    SentencePart,
+    implausible_event_time,
+    parse_line,
+    plain_sentence,
+)
 from mda.model import (
     CLASS_BY_TYPE,
+    EARLIEST_EVENT_MS,
+    LATEST_EVENT_MS,
     POSITION_TYPES,
     ROW_MMSI,
     ROW_MSG_TYPE,
@@ -239,6 +247,11 @@ class Decoder:
                 Reject(exc.reason.value, exc.detail, raw.source, raw.line_no, raw.text)
             )
             return
+        if report is not None:
+            why = implausible_event_time(report.event_ms, raw.ingest_ms)
+            if why is not None:
+                self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
+                return
         result.decoded_types.append(msg_type)
         if report is not None:
             self._add(result, report)
@@ -270,6 +283,16 @@ class Decoder:
             event_ms, time_source = state.context_ms, "line"
         else:
             event_ms, time_source = raw.ingest_ms, "ingest"
+        if time_source != "ingest" and (
+            event_ms < EARLIEST_EVENT_MS
+            or event_ms >= LATEST_EVENT_MS
+            or (raw.ingest_ms > 0 and event_ms > raw.ingest_ms + AHEAD_OF_RECEIPT_MS)
+        ):
+            # Before its station's clock or its fragments see it (a time a year ahead would
+            # expire every pending fragment of the station).
+            why = implausible_event_time(event_ms, raw.ingest_ms) or "?"
+            self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
+            return
         newest_ms = state.newest_ms
         station = part.station
         clock = (station, time_source)

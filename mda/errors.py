@@ -32,6 +32,7 @@ class RejectReason(enum.StrEnum):
     BAD_REFERENCE_DATA = "bad_reference_data"  # a reference file (zones, MID table) is malformed
     TRUNCATED_INPUT = "truncated_input"  # a file (e.g. gzip) ended in the middle of its data
     BAD_MESSAGE = "bad_message"  # a message on a pipeline topic that is not one of ours
+    BAD_TIMESTAMP = "bad_timestamp"  # a time before 2000, after 2099, or a day ahead of receipt
 
 
 class MdaError(Exception):

@@ -38,7 +38,7 @@ from pyais.exceptions import AISBaseException
 from pyais.messages import GatehouseSentence, NMEASentenceFactory
 
 from mda.errors import RejectReason
-from mda.model import TimeSource
+from mda.model import EARLIEST_EVENT_MS, LATEST_EVENT_MS, TimeSource
 
 #: Lines longer than this are rejected without being scanned (a binary file, a stuck socket).
 MAX_LINE_CHARS: Final = 4096
@@ -92,6 +92,42 @@ class ParsedLine(NamedTuple):
 
 def _problem(reason: RejectReason, detail: str) -> ParsedLine:
     return ParsedLine(problems=(LineProblem(reason, detail),))
+
+
+#: How far ahead of its receipt (the line's ``ingest_ms``) an event time may be. A receiver
+#: whose clock is set to local time instead of UTC is up to 14 h ahead, and its reports still
+#: agree among themselves; a clock a day or more ahead (a wrong date) would carry its feed's
+#: watermark that far into the future: every track of the feed would expire at once (its state
+#: lost, its alerts raised again when it is next heard) and gaps would go unseen meanwhile.
+AHEAD_OF_RECEIPT_MS: Final = 86_400_000
+
+
+def implausible_event_time(event_ms: int, ingest_ms: int) -> str | None:
+    """Why a time read from a line cannot be its event time (``None``: it can).
+
+    ``ingest_ms`` is when the line was received (0: not known, as in tests and tools, and
+    then only the fixed bounds apply). Not for the ingest time itself, the time of last
+    resort, which is the system's own clock.
+    """
+    if event_ms < EARLIEST_EVENT_MS:
+        return f"event time {_readable(event_ms)} is before 2000"
+    if event_ms >= LATEST_EVENT_MS:
+        return f"event time {_readable(event_ms)} is after 2099"
+    if ingest_ms > 0 and event_ms > ingest_ms + AHEAD_OF_RECEIPT_MS:
+        ahead_h = (event_ms - ingest_ms) / 3_600_000
+        return (
+            f"event time {_readable(event_ms)} is {ahead_h:,.1f} h ahead of the line's "
+            f"receipt ({_readable(ingest_ms)})"
+        )
+    return None
+
+
+def _readable(ms: int) -> str:
+    """An epoch-ms value for a message: ISO-8601 when it is a date, else the number."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{ms} ms"
 
 
 def epoch_to_ms(value: str) -> int | None:

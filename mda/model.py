@@ -20,6 +20,15 @@ Mmsi = NewType("Mmsi", int)
 H3Cell = NewType("H3Cell", str)
 _T = TypeVar("_T")
 
+#: The earliest event time a line may carry: 2000-01-01. AIS was adopted by the IMO in 1998
+#: and carried from 2002; a receiver whose GPS week number rolled over says 1999 or 1980.
+EARLIEST_EVENT_MS = 946_684_800_000
+#: The latest: 2100-01-01. Beyond it, a corrupt or hostile value (a tag block's ``c:`` of
+#: 22 digits once made the decode stage's message unwritable, an int over 64 bits, and a
+#: year past 9999 would have failed the alert's timestamp). Rows read from the internal
+#: topics are held to it too (:data:`REPORT_ROW_CHECK`).
+LATEST_EVENT_MS = 4_102_444_800_000
+
 AisClass = Literal["A", "B"]
 #: Where a report's event time came from, best first (DESIGN.md §4).
 TimeSource = Literal["tagblock", "uscg", "line", "ingest"]
@@ -118,7 +127,7 @@ report_from_row: Callable[[Sequence[Any]], Report] = slot_builder(Report, REPORT
 REPORT_ROW_CHECK = RowCheck(
     REPORT_FIELDS,
     hints_of(Report),
-    bounds={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)},
+    bounds={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0), "event_ms": (0, LATEST_EVENT_MS - 1)},
     defaults={
         f.name: f.default
         for f in dataclasses.fields(Report)

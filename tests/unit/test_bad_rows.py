@@ -18,7 +18,13 @@ import orjson
 import pytest
 
 from mda.errors import DecodeError, RejectReason
-from mda.model import REPORT_FIELDS, REPORT_ROW_CHECK, RawLine, raw_batch_to_json
+from mda.model import (
+    LATEST_EVENT_MS,
+    REPORT_FIELDS,
+    REPORT_ROW_CHECK,
+    RawLine,
+    raw_batch_to_json,
+)
 from mda.proximity import PRESENCE_ROW, PRESENCE_ROW_CHECK
 from mda.rows import MISSING, RowCheck
 from replay.scenarios import Scenario, great_lakes_demo, rules_encounter
@@ -86,6 +92,11 @@ def test_ranges_types_and_shapes_of_a_report_row() -> None:
         bad = [*row[:col], beyond, *row[col + 1 :]]
         assert not REPORT_ROW_CHECK.ok(bad)
         assert "outside" in (REPORT_ROW_CHECK.problem(bad) or "")
+    # An event time an alert can carry (a year past 9999 would fail its timestamp).
+    at = REPORT_FIELDS.index("event_ms")
+    assert REPORT_ROW_CHECK.ok([*row[:at], LATEST_EVENT_MS - 1, *row[at + 1 :]])
+    for beyond in (LATEST_EVENT_MS, -1, 10**18):
+        assert not REPORT_ROW_CHECK.ok([*row[:at], beyond, *row[at + 1 :]])
     # A bool is not a number here, though Python's bool is an int.
     mmsi = REPORT_FIELDS.index("mmsi")
     assert not REPORT_ROW_CHECK.ok([*row[:mmsi], True, *row[mmsi + 1 :]])

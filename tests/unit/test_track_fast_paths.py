@@ -48,6 +48,9 @@ from streams.settings import Settings
 from streams.topics import TopicNames
 
 NAMES = TopicNames.from_settings(Settings())
+#: When the bundled recordings are received: after every one of them (2026-12-01), so that
+#: none of their times is ahead of its receipt.
+RECEIVED_MS = 1_796_083_200_000
 DATA = Path(__file__).resolve().parents[2] / "replay" / "data"
 
 
@@ -207,7 +210,7 @@ def _run_recordings(
     decode = DecodeStage(NAMES, 2)
     track = TrackStage(NAMES, 2, ctx, {})
     for path in sorted(DATA.glob("*.nmea")) + sorted(DATA.glob("*.ais")):
-        lines = list(iter_raw_lines(path, source=path.name, ingest_ms=1_700_000_000_000))
+        lines = list(iter_raw_lines(path, source=path.name, ingest_ms=RECEIVED_MS))
         batches = [
             orjson.dumps({"lines": [ln.to_dict() for ln in lines[i : i + 200]]})
             for i in range(0, len(lines), 200)
