@@ -23,7 +23,7 @@ from typing import Final
 
 from mda import invalid_values as iv
 from mda.errors import DecodeError, RejectReason
-from mda.model import CLASS_BY_TYPE, POSITION_TYPES, STATIC_TYPES, Report
+from mda.model import CLASS_BY_TYPE, MAX_MMSI, POSITION_TYPES, STATIC_TYPES, Report
 
 MARINECADASTRE_HEADER: Final = (
     "MMSI",
@@ -122,8 +122,11 @@ def _imo(value: str) -> int | None:
 
 
 def _mmsi(value: str) -> int:
+    """The MMSI column: what an AIS message's 30-bit field can hold, and not 0. Before, any
+    positive number was taken, and one of 25 digits made the decode stage's message an int
+    over 64 bits, which orjson cannot write (the agent crashed and the batch was lost)."""
     mmsi = _int(value, "MMSI")
-    if mmsi is None or mmsi <= 0:
+    if mmsi is None or not 0 < mmsi <= MAX_MMSI:
         raise DecodeError(RejectReason.BAD_MMSI, f"MMSI={value[:20]!r}")
     return mmsi
 

@@ -23,7 +23,7 @@ class RejectReason(enum.StrEnum):
     ORPHAN_FRAGMENT = "orphan_fragment"  # a later fragment whose first part was never seen
     INCOMPLETE_MULTIPART = "incomplete_multipart"  # a multipart message that never completed
     DECODE_ERROR = "decode_error"  # payload bits pyais cannot decode (of a type a rule reads)
-    BAD_MMSI = "bad_mmsi"  # MMSI field 0 or outside 9 digits
+    BAD_MMSI = "bad_mmsi"  # MMSI 0, or (CSV) not a number a 30-bit AIS field can hold
     NO_REPORT = "no_report"  # decoded, but a message type we do not track (counted, not an error)
     BAD_CSV_ROW = "bad_csv_row"
     LINE_TOO_LONG = "line_too_long"

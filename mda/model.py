@@ -20,6 +20,8 @@ Mmsi = NewType("Mmsi", int)
 H3Cell = NewType("H3Cell", str)
 _T = TypeVar("_T")
 
+#: The largest MMSI an AIS message can carry (a 30-bit field).
+MAX_MMSI = 2**30 - 1
 #: The earliest event time a line may carry: 2000-01-01. AIS was adopted by the IMO in 1998
 #: and carried from 2002; a receiver whose GPS week number rolled over says 1999 or 1980.
 EARLIEST_EVENT_MS = 946_684_800_000
@@ -127,7 +129,12 @@ report_from_row: Callable[[Sequence[Any]], Report] = slot_builder(Report, REPORT
 REPORT_ROW_CHECK = RowCheck(
     REPORT_FIELDS,
     hints_of(Report),
-    bounds={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0), "event_ms": (0, LATEST_EVENT_MS - 1)},
+    bounds={
+        "mmsi": (1, MAX_MMSI),
+        "lat": (-90.0, 90.0),
+        "lon": (-180.0, 180.0),
+        "event_ms": (0, LATEST_EVENT_MS - 1),
+    },
     defaults={
         f.name: f.default
         for f in dataclasses.fields(Report)

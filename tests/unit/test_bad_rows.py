@@ -97,6 +97,9 @@ def test_ranges_types_and_shapes_of_a_report_row() -> None:
     assert REPORT_ROW_CHECK.ok([*row[:at], LATEST_EVENT_MS - 1, *row[at + 1 :]])
     for beyond in (LATEST_EVENT_MS, -1, 10**18):
         assert not REPORT_ROW_CHECK.ok([*row[:at], beyond, *row[at + 1 :]])
+    # An MMSI an AIS message can carry.
+    assert not REPORT_ROW_CHECK.ok([2**30, *row[1:]]) and not REPORT_ROW_CHECK.ok([0, *row[1:]])
+    assert REPORT_ROW_CHECK.ok([2**30 - 1, *row[1:]])
     # A bool is not a number here, though Python's bool is an int.
     mmsi = REPORT_FIELDS.index("mmsi")
     assert not REPORT_ROW_CHECK.ok([*row[:mmsi], True, *row[mmsi + 1 :]])

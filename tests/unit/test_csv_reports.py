@@ -6,6 +6,12 @@ import pytest
 
 from mda.csv_reports import MARINECADASTRE_HEADER, row_to_report
 from mda.errors import DecodeError, RejectReason
+from mda.model import RawLine, raw_batch_to_json
+from streams.pipeline import DecodeStage
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+NAMES = TopicNames.from_settings(Settings())
 
 # aisdb_noaa_marinecadastre_20230111.csv, rows 1 and 2
 ROW_A_NO_IMO = "367752440,2023-01-11T00:00:00,43.07917,-70.75733,0.0,360.0,95.0,SAN JOSE,,WDI9818,31,0.0,,,,52.0,A"  # noqa: E501
@@ -162,3 +168,23 @@ def test_aisdb_static_and_other_types() -> None:
         row_to_report(
             AISDB_HEADER, aisdb_row(MMSI="1", Message_ID="1", Time="2021"), source="aisdb"
         )
+
+
+@pytest.mark.parametrize(
+    ("mmsi", "accepted"),
+    [("1", True), (str(2**30 - 1), True), (str(2**30), False), ("0", False), ("9" * 25, False)],
+)
+def test_an_mmsi_an_ais_message_cannot_carry_is_refused(mmsi: str, accepted: bool) -> None:
+    """A CSV MMSI is what the 30-bit AIS field can hold. One of 25 digits was taken, and the
+    decode stage then failed to write its message (an int over 64 bits) and lost the batch."""
+    row = ROW_A.replace("636021061", mmsi, 1)
+    if accepted:
+        r, _ = row_to_report(MARINECADASTRE_HEADER, row, source="noaa")
+        assert r is not None and r.mmsi == int(mmsi)
+    else:
+        with pytest.raises(DecodeError) as info:
+            row_to_report(MARINECADASTRE_HEADER, row, source="noaa")
+        assert info.value.reason is RejectReason.BAD_MMSI
+    lines = [RawLine("c", 1, row, 0, MARINECADASTRE_HEADER)]
+    outs = DecodeStage(NAMES, 2).handle(raw_batch_to_json(lines))  # (it raised before)
+    assert any(o.topic == (NAMES.reports if accepted else NAMES.rejected) for o in outs)
