@@ -17,17 +17,25 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mda.csv_reports import AISDB_COLUMNS, MARINECADASTRE_HEADER
 from mda.decode import Decoder
 from mda.errors import RejectReason
-from mda.model import RawLine
+from mda.model import RawLine, raw_batch_to_json
 from replay.files import MAX_RAW_LINE_CHARS, TruncatedInputError, iter_raw_lines
+from streams.pipeline import DecodeStage
 from tests.conftest import SHARED_DATA
 from tests.hypothesis_profiles import FUZZ
-from tests.unit.test_fuzz_decode import INGEST_MS, REASONS, feed_accounted, flush_accounted
+from tests.unit.test_fuzz_decode import (
+    INGEST_MS,
+    NAMES,
+    REASONS,
+    feed_accounted,
+    flush_accounted,
+)
 
 CSV = SHARED_DATA / "ais_csv"
 CADASTRE = CSV / "aisdb_noaa_marinecadastre_20230111.csv"
@@ -130,6 +138,7 @@ garbage_number = st.sampled_from(
 field_value = st.one_of(
     garbage_number,
     st.integers(-(10**12), 10**12).map(str),
+    st.integers(-(10**30), 10**30).map(str),  # (an MMSI of 25 digits once crashed the stage)
     st.floats(allow_nan=True, allow_infinity=True).map(str),
     st.text(max_size=15),
 )
@@ -181,6 +190,12 @@ def _csv_property(path: Path, rows: list[str], goods: list[int]) -> None:
             alone.decoded_types,
         )
     flush_accounted(d, "csv")
+    # The decode stage, given the rows as one batch, writes every message it sends.
+    batch = raw_batch_to_json(
+        RawLine("csv", i + 1, t, INGEST_MS, header) for i, t in enumerate(rows)
+    )
+    for out in DecodeStage(NAMES, 3).handle(batch):
+        assert type(orjson.loads(out.value)) is dict
 
 
 @FUZZ
