@@ -569,7 +569,12 @@ def _cell(value: Any) -> str:
 
 
 def record_from_json(kind: RecordKind, obj: Any) -> Record:
-    """Validate a wire record with the same rules as the CSV rows (raises ReferenceFileError)."""
+    """Validate a wire record with the same rules as the CSV rows (raises ReferenceFileError).
+
+    A kind that is not one of ours (a control record from another program) is refused the
+    same way: before, its KeyError crashed the track agent."""
+    if kind not in _PARSERS:
+        raise ReferenceFileError([f"no record kind {str(kind)[:40]!r} (one of {sorted(_PARSERS)})"])
     columns, parse = _PARSERS[kind]
     if not isinstance(obj, dict):
         raise ReferenceFileError([f"{kind} record: not a JSON object"])

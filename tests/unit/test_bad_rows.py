@@ -368,3 +368,16 @@ def test_the_track_stage_refuses_control_records_with_fields_of_the_wrong_kind(
         track.handle(orjson.dumps(msg), 0)
     assert info.value.reason is RejectReason.BAD_MESSAGE
     assert not track.watermarks and not track.reference_offsets
+
+
+def test_a_reference_record_of_a_kind_not_ours_is_counted_not_raised() -> None:
+    """A reference control record of an unknown kind (before: a KeyError that crashed the
+    track agent) is an invalid reference record: counted, logged, the context unchanged."""
+    track = TrackStage(NAMES, 2, make_context(), {})
+    before = track.ctx
+    msg = {"ctl": "reference", "kind": "spaceship", "key": "K", "value": {"a": 1}, "offset": 3}
+    assert track.handle(orjson.dumps(msg), 0) == []
+    assert track.reference_rejects == 1 and not track.reference_offsets
+    ref = track.ctx.reference
+    assert ref is None or not (ref.facilities or ref.vessels or ref.notices or ref.advisories)
+    assert track.ctx.geography is before.geography
