@@ -168,6 +168,12 @@ def validate_message(msg: dict[str, Any]) -> list[str]:
     for k, types in MESSAGE_FIELDS.items():
         if k in msg and not isinstance(msg[k], types):
             problems.append(f"{k} has type {type(msg[k]).__name__}")
+    for k in ("mmsi", "other_mmsi", "imo", "lat", "lon"):
+        if type(msg.get(k)) is bool:  # (a bool is an int to isinstance)
+            problems.append(f"{k} has type bool")
+    marks = msg.get("releasability")
+    if isinstance(marks, list) and not all(type(m) is str for m in marks):
+        problems.append("releasability is not a list of nation codes")
     if msg.get("schema") != SCHEMA:
         problems.append("schema is not mda.alert/1")
     if msg.get("status") not in ("open", "update", "closed"):

@@ -682,7 +682,7 @@ class TrackStage:
                 tick = d["tick"]
                 # Event time reaches the proximity stage too, in order with the presences.
                 _forward_tick(presence, runs, {"tick": tick, "source": d["source"]})
-                self._heard(partition, d.get("stations", {}))
+                self._heard(partition, d.get("stations") or {})
                 findings += self._advance((partition, d["source"]), tick, changed)
                 continue
             else:
@@ -975,7 +975,7 @@ class TrackStage:
     def _eof(self, msg: dict[str, Any], partition: int) -> list[Out]:
         changed: dict[int, VesselTrack] = {}
         final = msg.get("final_tick") or {}
-        self._heard(partition, final.get("stations", {}))
+        self._heard(partition, final.get("stations") or {})
         key = (partition, msg["source"])
         findings = self._advance(key, final.get("tick", 0), changed)
         # Vessels already due at the source's last event time are decided now (the last
