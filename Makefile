@@ -75,7 +75,8 @@ SOAK_MINUTES ?= 10
 
 fuzz: install
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q -p no:cacheprovider --timeout=0 --hypothesis-show-statistics \
-		tests/unit/test_fuzz_decode.py tests/unit/test_fuzz_readers.py tests/unit/test_fuzz_track.py
+		tests/unit/test_fuzz_decode.py tests/unit/test_fuzz_readers.py tests/unit/test_fuzz_track.py \
+		tests/unit/test_fuzz_messages.py
 
 soak: install
 	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) --csv soak.csv

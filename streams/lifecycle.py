@@ -91,6 +91,13 @@ def register_codec() -> None:
     codecs.register(STATE_CODEC, AlertStateCodec())
 
 
+def _check_alert(msg: dict[str, Any]) -> None:
+    problems = validate_message(msg)
+    if problems:
+        detail = "not an mda.alert/1 message: " + "; ".join(problems[:3])
+        raise DecodeError(RejectReason.BAD_MESSAGE, detail)
+
+
 class LifecycleStage:
     """Rule messages and actions in, audience/state/rejection messages out.
 
@@ -134,19 +141,21 @@ class LifecycleStage:
         msg = read_object(value)
         if "ctl" in msg:
             return []
-        problems = validate_message(msg)
-        if problems:
-            detail = "not an mda.alert/1 message: " + "; ".join(problems[:3])
-            raise DecodeError(RejectReason.BAD_MESSAGE, detail)
+        _check_alert(msg)
         aid = msg["alert_id"]
         return [
             Out(self.topics.by_id, aid.encode(), value, partition_for_alert(aid, self.partitions))
         ]
 
     def handle_alert(self, value: bytes) -> list[Out]:
-        """A rule message (keyed by alert_id): lifecycle step, then route what is forwarded."""
+        """A rule message (keyed by alert_id): lifecycle step, then route what is forwarded.
+
+        One that is not an ``mda.alert/1`` message (another program writing to
+        ``mda.alerts.by-id``) raises a ``BAD_MESSAGE`` :class:`~mda.errors.DecodeError` before
+        it reaches an alert's state, as in :meth:`rekey`."""
         self._reset()
-        msg = orjson.loads(value)
+        msg = read_object(value)
+        _check_alert(msg)
         aid = msg["alert_id"]
         step = apply_finding(self.states.get(aid), msg, min_update_s=self.min_update_s)
         self.last_outcome = step.outcome

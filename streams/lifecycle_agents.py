@@ -89,7 +89,11 @@ async def alert_lifecycle(stream: Any) -> None:
         if m.topic == names.actions:
             outs = stage.handle_action(event.value, m.key, m.partition)
         else:
-            outs = stage.handle_alert(event.value)
+            try:
+                outs = stage.handle_alert(event.value)
+            except MdaError as exc:  # not an alert: another program writing to the topic
+                metrics.MESSAGES_REJECTED.labels(reason=exc.reason.value).inc()
+                outs = [refusal("lifecycle", event, exc, rejected_topic)]
         await _send(outs)
         # Retention: the alerts of this event's partition closed for too long (event time).
         await _send(stage.expire(m.partition))

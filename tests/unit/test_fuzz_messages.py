@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mda.errors import MdaError
+from mda.lifecycle import ACTION_SCHEMA
 from mda.model import REPORT_FIELDS, RawLine, raw_batch_to_json
 from mda.proximity import PRESENCE_ROW
 from replay.scenarios import great_lakes_demo
@@ -186,3 +187,45 @@ def test_the_lifecycle_on_alerts_not_ours(values: list[bytes], data: st.DataObje
     _survives(through, values)
     for a in _real()["alerts"]:
         through(a.value)
+
+
+@st.composite
+def action(draw: st.DrawFn) -> bytes:
+    """Arbitrary JSON, or a watch officer's action on a real alert with fields replaced."""
+    if draw(st.booleans()):
+        return orjson.dumps(draw(json_values))
+    alert_id = orjson.loads(draw(st.sampled_from(_real()["alerts"])).value)["alert_id"]
+    d: dict[str, Any] = {
+        "schema": ACTION_SCHEMA,
+        "action": draw(st.sampled_from(["ack", "assign", "note", "close", "reopen"])),
+        "alert_id": alert_id,
+        "by": "officer",
+        "at": "2026-06-01T13:00:00Z",
+        "assignee": "analyst",
+        "text": "seen",
+    }
+    for name in draw(st.lists(st.sampled_from([*d, "action_id", "extra"]), max_size=3)):
+        d[name] = draw(json_values)
+    return orjson.dumps(d)
+
+
+@FUZZ
+@given(st.lists(action(), max_size=8), st.lists(json_values.map(orjson.dumps), max_size=4))
+def test_the_lifecycle_on_actions_and_by_id_messages_not_ours(
+    actions: list[bytes], by_id: list[bytes]
+) -> None:
+    """Actions are validated (a rejection is a record, never an exception), and a message on
+    mda.alerts.by-id that is not an alert is refused, for alerts with state or without."""
+    stage: LifecycleStage = make_stage()[0]
+    for a in _real()["alerts"][:3]:
+        for r in stage.rekey(a.value):
+            stage.handle_alert(r.value)
+    for value in actions:
+        for partition in range(4):  # (test_lifecycle_stage's N)
+            assert all(
+                isinstance(o.value, bytes) for o in stage.handle_action(value, b"k", partition)
+            )
+    _survives(stage.handle_alert, by_id)
+    for a in _real()["alerts"]:
+        for r in stage.rekey(a.value):
+            stage.handle_alert(r.value)
