@@ -29,7 +29,7 @@ from mda.thresholds import Thresholds
 from streams import metrics, reference
 from streams.app import app, settings
 from streams.codecs import CODEC_NAME
-from streams.pipeline import DecodeStage, Out, TrackStage, refusal
+from streams.pipeline import DecodeStage, Out, TrackStage
 from streams.proximity import ProximityStage
 from streams.topics import TopicNames
 from streams.web import vessels as vessels_page  # noqa: F401  (registers /vessels)
@@ -101,9 +101,7 @@ def _rule_context() -> RuleContext:
 
 
 def _bad_message(stage: str, event: Any, exc: MdaError) -> list[Out]:
-    """A message a stage refused: counted, and its ``ais.rejected`` record (:func:`refusal`)."""
-    metrics.MESSAGES_REJECTED.labels(reason=exc.reason.value).inc()
-    return [refusal(stage, event, exc, names.rejected)]
+    return metrics.refused(stage, event, exc, names.rejected)
 
 
 async def _send(outs: list[Out]) -> None:

@@ -23,7 +23,7 @@ from streams.lifecycle import (
     Tombstone,
     register_codec,
 )
-from streams.pipeline import Out, refusal
+from streams.pipeline import Out
 from streams.topics import TopicNames
 
 register_codec()
@@ -76,8 +76,7 @@ async def alert_rekey(stream: Any) -> None:
         try:
             outs = stage.rekey(event.value)
         except MdaError as exc:
-            metrics.MESSAGES_REJECTED.labels(reason=exc.reason.value).inc()
-            outs = [refusal("lifecycle", event, exc, rejected_topic)]
+            outs = metrics.refused("lifecycle", event, exc, rejected_topic)
         await _send(outs)
 
 
@@ -92,8 +91,7 @@ async def alert_lifecycle(stream: Any) -> None:
             try:
                 outs = stage.handle_alert(event.value)
             except MdaError as exc:  # not an alert: another program writing to the topic
-                metrics.MESSAGES_REJECTED.labels(reason=exc.reason.value).inc()
-                outs = [refusal("lifecycle", event, exc, rejected_topic)]
+                outs = metrics.refused("lifecycle", event, exc, rejected_topic)
         await _send(outs)
         # Retention: the alerts of this event's partition closed for too long (event time).
         await _send(stage.expire(m.partition))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter as _Tally
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from mda.alerts import RULES, SEVERITIES
-from mda.errors import RejectReason
+from mda.errors import MdaError, RejectReason
+from streams.pipeline import Out, refusal
 
 LINES_READ = Counter("mda_lines_read_total", "Input lines taken from ais.raw by the decode stage")
 MESSAGES_DECODED = Counter(
@@ -155,3 +157,10 @@ def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
     histogram._sum.set(total)
     for index, count in _Tally(bisect_left(bounds, v) for v in values).items():
         histogram._buckets[index].inc(count)
+
+
+def refused(stage: str, event: Any, exc: MdaError, rejected_topic: str) -> list[Out]:
+    """A message a stage refused (every agent's): counted in ``mda_messages_rejected_total``
+    by its reason, and its ``ais.rejected`` record (:func:`~streams.pipeline.refusal`)."""
+    MESSAGES_REJECTED.labels(reason=exc.reason.value).inc()
+    return [refusal(stage, event, exc, rejected_topic)]

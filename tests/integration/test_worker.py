@@ -175,7 +175,8 @@ def test_replay_of_long_lines_through_a_worker_loses_nothing(
 def test_messages_not_ours_are_counted_and_skipped(
     broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
-    """Another program writes garbage to ais.raw, ais.reports, mda.presence and mda.alerts,
+    """Another program writes garbage to ais.raw, ais.reports, mda.presence, mda.alerts and
+    mda.alerts.by-id (where a control record is refused too: only alerts go there),
     and batches of rows that are not ours to ais.reports and mda.presence, then the scenario
     is replayed: each bad message and each bad row is counted (``bad_message``), shown on
     ``ais.rejected`` with its offset, and skipped; the scenario gives all its reports and
@@ -185,7 +186,7 @@ def test_messages_not_ours_are_counted_and_skipped(
     prefix = f"w{port}."
     bad = [b"garbage", b"[1, 2]", b'{"lines": 5}', b'{"ctl": "eof"}']
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
-    topics = ("ais.raw", "ais.reports", "mda.presence", "mda.alerts")
+    topics = ("ais.raw", "ais.reports", "mda.presence", "mda.alerts", "mda.alerts.by-id")
     for topic in topics:
         for p in range(2):
             for value in bad:
