@@ -18,13 +18,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mda.errors import MdaError
+from mda.isps import load_reference_dir
 from mda.lifecycle import ACTION_SCHEMA
 from mda.model import REPORT_FIELDS, RawLine, raw_batch_to_json
 from mda.proximity import PRESENCE_ROW
-from replay.scenarios import great_lakes_demo
+from replay.scenarios import great_lakes_demo, rules_isps
 from streams.lifecycle import LifecycleStage
 from streams.pipeline import DecodeStage, Out, TrackStage
 from streams.proximity import ProximityStage
+from streams.reference import forward, publishable
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.hypothesis_profiles import FUZZ
@@ -229,3 +231,59 @@ def test_the_lifecycle_on_actions_and_by_id_messages_not_ours(
     for a in _real()["alerts"]:
         for r in stage.rekey(a.value):
             stage.handle_alert(r.value)
+
+
+@cache
+def _reference_records() -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, key, value) of every record of the ISPS scenario's reference set."""
+    path = rules_isps().reference_path
+    assert path is not None
+    ref = load_reference_dir(path)
+    kinds = NAMES.isps_topics()
+    return [(kinds[topic], key, value) for topic, key, value in publishable(NAMES, ref)]
+
+
+@st.composite
+def reference_record(draw: st.DrawFn) -> tuple[str, bytes | None, bytes | None]:
+    """An isps record as another program could write it: a real one with fields replaced,
+    dropped or added, under its key or another; arbitrary bytes; or a tombstone."""
+    kind, key, value = draw(st.sampled_from(_reference_records()))
+    choice = draw(st.sampled_from(["spoiled", "spoiled", "bytes", "tombstone"]))
+    if choice == "bytes":
+        return (
+            kind,
+            draw(st.one_of(st.none(), st.binary(max_size=20))),
+            draw(st.binary(max_size=60)),
+        )
+    if choice == "tombstone":
+        return kind, draw(st.one_of(st.just(key.encode()), st.binary(max_size=20))), None
+    record = dict(value)
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from([*record, "extra"]))
+        if draw(st.booleans()):
+            record[name] = draw(json_values)
+        else:
+            record.pop(name, None)
+    new_key = draw(st.one_of(st.just(key), st.text(max_size=12)))
+    return kind, new_key.encode(), orjson.dumps(record)
+
+
+@FUZZ
+@given(st.lists(reference_record(), min_size=1, max_size=8))
+def test_the_track_stage_on_reference_records_not_ours(
+    records: list[tuple[str, bytes | None, bytes | None]],
+) -> None:
+    """Forwarded as the reference feed does (streams.reference.forward), each record is
+    applied or counted as invalid, never raised; the scenario goes through after."""
+    stage = TrackStage(NAMES, PARTITIONS, make_context(), {})
+    topic_of = {kind: topic for topic, kind in NAMES.isps_topics().items()}
+    reports = _real()["reports"]
+    half = len(reports) // 2
+    for r in reports[:half]:  # (vessels for a facility change to reach)
+        stage.handle(r.value, r.partition)
+    for offset, (kind, key, value) in enumerate(records):
+        for ctl in forward(NAMES, PARTITIONS, topic_of[kind], key, value, offset):
+            assert ctl.partition is not None
+            stage.handle(ctl.value, ctl.partition)
+    for r in reports[half:]:
+        stage.handle(r.value, r.partition)
