@@ -233,7 +233,16 @@ class AlertBoard:
                 return None
             self._tally(old, -1)
             return Change("removed", alert_id, None)
-        if not isinstance(state.get("message"), Mapping) or state.get("alert_id") != alert_id:
+        latest, notes = state.get("latest"), state.get("notes")
+        if (
+            not isinstance(state.get("message"), Mapping)
+            or state.get("alert_id") != alert_id
+            or not (latest is None or isinstance(latest, Mapping))
+            or not (notes is None or isinstance(notes, list))
+        ):
+            # Not a state the lifecycle writes (another program on the topic): before, a
+            # `latest` or `notes` of another type failed row() and with it the page's feed,
+            # which read the topics again from the start and failed on it again.
             self.ignored += 1
             return None
         old = self.states.get(alert_id)

@@ -287,3 +287,62 @@ def test_the_track_stage_on_reference_records_not_ours(
             stage.handle(ctl.value, ctl.partition)
     for r in reports[half:]:
         stage.handle(r.value, r.partition)
+
+
+@cache
+def _lifecycle_records() -> list[tuple[str, bytes, bytes]]:
+    """(topic, key, value) of what the watch page reads: states, alerts, rejected actions."""
+    stage, _ = make_stage()
+    outs: list[Out] = []
+    for a in _real()["alerts"]:
+        for r in stage.rekey(a.value):
+            outs += stage.handle_alert(r.value)
+    outs += stage.handle_action(b'{"action": "ack"}', b"k", 0)
+    records = [(o.topic, o.key or b"", o.value) for o in outs]
+    records += [(NAMES.alerts, a.key or b"", a.value) for a in _real()["alerts"]]
+    return records
+
+
+def _spoil(value: Any, draw: st.DrawFn, depth: int = 0) -> Any:
+    """``value`` with one field (at any depth of objects) replaced by arbitrary JSON."""
+    if not isinstance(value, dict) or not value:
+        return draw(json_values)
+    out = dict(value)
+    name = draw(st.sampled_from(sorted(out)))
+    deeper = isinstance(out[name], dict) and depth < 3 and draw(st.booleans())
+    out[name] = _spoil(out[name], draw, depth + 1) if deeper else draw(json_values)
+    return out
+
+
+@FUZZ
+@given(st.data())
+def test_the_watch_page_on_records_not_ours(data: st.DataObject) -> None:
+    """What the watch page reads (alert states, alerts, rejected actions) with fields replaced
+    at any depth, or arbitrary JSON: the feed never raises (it used to fail and read the topics
+    again from the start, for ever), and the board still lists, details and counts."""
+    # (Imports the app: only this test needs it.)
+    from streams.watch import AlertFeed, alert_names, names
+
+    feed = AlertFeed()
+    # The lifecycle test stage's topics ("t." prefix) as the page's reader names them.
+    as_read = {
+        "t.mda.alert-state": alert_names.state,
+        "t.mda.alert-actions.rejected": alert_names.rejected_actions,
+        NAMES.alerts: names.alerts,
+    }
+    records = [(as_read[t], k, v) for t, k, v in _lifecycle_records() if t in as_read]
+    assert {t for t, _, _ in records} == set(as_read.values())
+    for _ in range(data.draw(st.integers(1, 12))):
+        topic, key, value = data.draw(st.sampled_from(records))
+        if data.draw(st.booleans()):
+            value = orjson.dumps(_spoil(orjson.loads(value), data.draw))
+        elif data.draw(st.booleans()):
+            value = orjson.dumps(data.draw(json_values))
+        feed.handle(topic, key, value)
+    for topic, key, value in records:
+        feed.handle(topic, key, value)
+    board = feed.board
+    orjson.dumps(board.rows(), default=str)
+    for alert_id in list(board.states):
+        orjson.dumps(board.detail(alert_id), default=str)
+    assert set(board.counts()) == {"open", "unacknowledged", "closed"}
