@@ -78,6 +78,8 @@ def _column(hint: Any) -> tuple[tuple[type, ...], frozenset[Any] | None]:
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a row: the JSON types it takes, its literal values, its bounds."""
+
     name: str
     kinds: tuple[type, ...]
     literals: frozenset[Any] | None
@@ -95,7 +97,7 @@ class Column:
         if self.bounds is not None and value is not None:
             low, high = self.bounds
             if not low <= value <= high:
-                return f"{self.name!r} is {value!r}, outside [{low:g}, {high:g}]"
+                return f"{self.name!r} is {value!r}, outside [{low!r}, {high!r}]"
         return None
 
 
