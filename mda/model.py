@@ -123,18 +123,21 @@ REPORT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Report
 report_row: Callable[[Report], tuple[Any, ...]] = operator.attrgetter(*REPORT_FIELDS)
 #: The report from its row (:func:`report_row`), without ``__init__`` (:func:`slot_builder`).
 report_from_row: Callable[[Sequence[Any]], Report] = slot_builder(Report, REPORT_FIELDS)
+#: The bounds of the numbers of every row read from an internal topic (reports, presences):
+#: an MMSI an AIS message can carry, a position h3 takes, an event time an alert can carry.
+ROW_BOUNDS: dict[str, tuple[float, float]] = {
+    "mmsi": (1, MAX_MMSI),
+    "lat": (-90.0, 90.0),
+    "lon": (-180.0, 180.0),
+    "event_ms": (0, LATEST_EVENT_MS - 1),
+}
 #: What a report row read from ``ais.reports`` must be before :func:`report_from_row` takes
 #: it: :class:`Report`'s columns and types, a latitude and longitude h3 takes; a report
 #: written without an optional field (another version, or as an object) takes its default.
 REPORT_ROW_CHECK = RowCheck(
     REPORT_FIELDS,
     hints_of(Report),
-    bounds={
-        "mmsi": (1, MAX_MMSI),
-        "lat": (-90.0, 90.0),
-        "lon": (-180.0, 180.0),
-        "event_ms": (0, LATEST_EVENT_MS - 1),
-    },
+    bounds=ROW_BOUNDS,
     defaults={
         f.name: f.default
         for f in dataclasses.fields(Report)

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple, Protocol
 
 from mda.alerts import Finding, Severity
 from mda.hexgrid import PRESENCE_RES, distance_m, grid_disk, latlng_to_cell
-from mda.model import LATEST_EVENT_MS, MAX_MMSI, H3Cell
+from mda.model import ROW_BOUNDS, H3Cell
 from mda.rows import RowCheck, hints_of
 from mda.thresholds import Thresholds
 
@@ -194,12 +194,7 @@ PRESENCE_ROW: tuple[str, ...] = tuple(inspect.signature(presence_row).parameters
 PRESENCE_ROW_CHECK = RowCheck(
     PRESENCE_ROW,
     hints_of(presence_row),
-    bounds={
-        "mmsi": (1, MAX_MMSI),
-        "lat": (-90.0, 90.0),
-        "lon": (-180.0, 180.0),
-        "event_ms": (0, LATEST_EVENT_MS - 1),
-    },
+    bounds=ROW_BOUNDS,
     # A record written as an object, or by a track stage of another version, may leave out
     # what a presence can do without.
     defaults={"sog_kn": None, "cog_deg": None, "exempt": False, "name": None, "imo": None}
