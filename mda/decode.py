@@ -22,10 +22,11 @@ fragment's own timestamp).
 
 from __future__ import annotations
 
+import dataclasses
 from binascii import b2a_base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from pyais.bit_vector import int_bit_vector
 from pyais.constants import ShipType
@@ -37,6 +38,7 @@ from mda.csv_reports import row_to_report
 from mda.errors import DecodeError, RejectReason
 from mda.lines import (
     AHEAD_OF_RECEIPT_MS,
+    LIVE_AHEAD_OF_RECEIPT_MS,
     SentencePart,
     implausible_event_time,
     parse_line,
@@ -81,6 +83,16 @@ _Key = tuple[str, str, int | None, int, int | None]
 _Clock = tuple[str | None, TimeSource]
 
 
+class Retimed(NamedTuple):
+    """A live line dated by its receipt because its clock was ``ahead_ms`` ahead of it."""
+
+    source: str
+    #: The receiving station whose clock it was (``None``: the source's, without a station).
+    station: str | None
+    line_no: int
+    ahead_ms: int
+
+
 class DecodeResult:
     """What one :meth:`Decoder.feed` produced.
 
@@ -92,20 +104,23 @@ class DecodeResult:
 
     The reports are in ``reports`` (:class:`~mda.model.Report` values), or, from a decoder
     made with ``rows=True``, in ``rows`` (:func:`~mda.model.report_row` of each).
+    ``retimed`` lists the live lines dated by their receipt (:data:`LIVE_AHEAD_OF_RECEIPT_MS`).
     """
 
-    __slots__ = ("decoded_types", "rejects", "reports", "rows")
+    __slots__ = ("decoded_types", "rejects", "reports", "retimed", "rows")
 
     def __init__(self) -> None:
         self.reports: list[Report] = []
         self.rows: list[ReportRow] = []
         self.rejects: list[Reject] = []
         self.decoded_types: list[int] = []
+        self.retimed: list[Retimed] = []
 
     def __repr__(self) -> str:
         return (
             f"DecodeResult(reports={self.reports!r}, rows={self.rows!r}, "
-            f"rejects={self.rejects!r}, decoded_types={self.decoded_types!r})"
+            f"rejects={self.rejects!r}, decoded_types={self.decoded_types!r}, "
+            f"retimed={self.retimed!r})"
         )
 
 
@@ -165,13 +180,19 @@ class Decoder:
         state = self._sources.get(source)
         return 0 if state is None else sum(len(p.fragments) for p in state.pending.values())
 
-    def feed(self, raw: RawLine) -> DecodeResult:
-        """Decode one physical line; bad data becomes rejects, never an exception."""
+    def feed(self, raw: RawLine, *, live: bool = False) -> DecodeResult:
+        """Decode one physical line; bad data becomes rejects, never an exception.
+
+        ``live``: the line's ``ingest_ms`` is the moment it was received (a live receiver),
+        not the start of a replay; a time read from it more than
+        :data:`~mda.lines.LIVE_AHEAD_OF_RECEIPT_MS` ahead of that is a wrong clock, and the
+        line is dated by its receipt instead (:attr:`DecodeResult.retimed`).
+        """
         result = DecodeResult()
-        self._feed_into(raw, result)
+        self._feed_into(raw, result, LIVE_AHEAD_OF_RECEIPT_MS if live else AHEAD_OF_RECEIPT_MS)
         return result
 
-    def feed_many(self, raws: Iterable[RawLine]) -> DecodeResult:
+    def feed_many(self, raws: Iterable[RawLine], *, live: bool = False) -> DecodeResult:
         """:meth:`feed` for consecutive lines, into one result.
 
         The same reports, rejects and decoded types, in the same order, as feeding the lines
@@ -180,13 +201,17 @@ class Decoder:
         """
         result = DecodeResult()
         feed_into = self._feed_into
+        ahead_ms = LIVE_AHEAD_OF_RECEIPT_MS if live else AHEAD_OF_RECEIPT_MS
         for raw in raws:
-            feed_into(raw, result)
+            feed_into(raw, result, ahead_ms)
         return result
 
-    def _feed_into(self, raw: RawLine, result: DecodeResult) -> None:
+    def _feed_into(self, raw: RawLine, result: DecodeResult, ahead_ms: int) -> None:
+        """One line; a time read from it more than ``ahead_ms`` ahead of its receipt is
+        refused (:data:`AHEAD_OF_RECEIPT_MS`) or, from a live line, replaced by the receipt
+        (:data:`LIVE_AHEAD_OF_RECEIPT_MS`)."""
         if raw.csv_header is not None:
-            self._feed_csv(raw, result)
+            self._feed_csv(raw, result, ahead_ms)
             return
         text = raw.text
         if plain_sentence(text):
@@ -194,7 +219,7 @@ class Decoder:
             state = self._sources.get(raw.source)
             if state is None:
                 state = self._sources[raw.source] = _SourceState()
-            self._sentence(raw, SentencePart(text.encode("ascii")), state, result)
+            self._sentence(raw, SentencePart(text.encode("ascii")), state, result, ahead_ms)
             return
         sentences, problems, context_ms = parse_line(text)
         for problem in problems:
@@ -207,7 +232,7 @@ class Decoder:
         if context_ms is not None:
             state.context_ms = context_ms
         for part in sentences:
-            self._sentence(raw, part, state, result)
+            self._sentence(raw, part, state, result, ahead_ms)
 
     def sources(self) -> frozenset[str]:
         """Sources whose state (fragments, clocks, ``$PGHP`` time) is held (for tests)."""
@@ -235,7 +260,7 @@ class Decoder:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _feed_csv(self, raw: RawLine, result: DecodeResult) -> None:
+    def _feed_csv(self, raw: RawLine, result: DecodeResult, ahead_ms: int) -> None:
         assert raw.csv_header is not None
         if not raw.text.strip():
             self._reject(result, raw, RejectReason.EMPTY_LINE, "blank line")
@@ -248,16 +273,27 @@ class Decoder:
             )
             return
         if report is not None:
-            why = implausible_event_time(report.event_ms, raw.ingest_ms)
-            if why is not None:
-                self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
-                return
+            event_ms = report.event_ms
+            if ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS and _retime(
+                event_ms, raw, report.station, result
+            ):
+                report = dataclasses.replace(report, event_ms=raw.ingest_ms, time_source="ingest")
+            else:
+                why = implausible_event_time(event_ms, raw.ingest_ms)
+                if why is not None:
+                    self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
+                    return
         result.decoded_types.append(msg_type)
         if report is not None:
             self._add(result, report)
 
     def _sentence(
-        self, raw: RawLine, part: SentencePart, state: _SourceState, result: DecodeResult
+        self,
+        raw: RawLine,
+        part: SentencePart,
+        state: _SourceState,
+        result: DecodeResult,
+        ahead_ms: int,
     ) -> None:
         try:
             sentence = NMEASentenceFactory.produce(part.nmea)
@@ -286,13 +322,18 @@ class Decoder:
         if time_source != "ingest" and (
             event_ms < EARLIEST_EVENT_MS
             or event_ms >= LATEST_EVENT_MS
-            or (raw.ingest_ms > 0 and event_ms > raw.ingest_ms + AHEAD_OF_RECEIPT_MS)
+            or (raw.ingest_ms > 0 and event_ms > raw.ingest_ms + ahead_ms)
         ):
             # Before its station's clock or its fragments see it (a time a year ahead would
             # expire every pending fragment of the station).
-            why = implausible_event_time(event_ms, raw.ingest_ms) or "?"
-            self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
-            return
+            if ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS and _retime(
+                event_ms, raw, part.station, result
+            ):
+                event_ms, time_source = raw.ingest_ms, "ingest"
+            else:
+                why = implausible_event_time(event_ms, raw.ingest_ms) or "?"
+                self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
+                return
         newest_ms = state.newest_ms
         station = part.station
         clock = (station, time_source)
@@ -467,6 +508,16 @@ class Decoder:
         result.rejects.append(
             Reject(reason.value, detail[:200], raw.source, raw.line_no, raw.text, event_ms)
         )
+
+
+def _retime(event_ms: int, raw: RawLine, station: str | None, result: DecodeResult) -> bool:
+    """Whether a live line's ``event_ms``, too far ahead of its receipt, is to be replaced by
+    the receipt (noted in ``result.retimed``): yes when the time is a date (2000–2099) and the
+    receipt is known; a time outside those years is refused, as from a file."""
+    if raw.ingest_ms <= 0 or not EARLIEST_EVENT_MS <= event_ms < LATEST_EVENT_MS:
+        return False
+    result.retimed.append(Retimed(raw.source, station, raw.line_no, event_ms - raw.ingest_ms))
+    return True
 
 
 def _exc_detail(exc: Exception) -> str:

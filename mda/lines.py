@@ -101,6 +101,17 @@ def _problem(reason: RejectReason, detail: str) -> ParsedLine:
 #: lost, its alerts raised again when it is next heard) and gaps would go unseen meanwhile.
 AHEAD_OF_RECEIPT_MS: Final = 86_400_000
 
+#: How far ahead of its receipt a line from a live receiver may be dated. There the receipt
+#: is the moment the line arrived, so a time ahead of it is a wrong clock: the receiving
+#: station's, or ours. One station of an aggregated feed whose clock is ahead carries the
+#: feed's watermark ahead with it, and every other vessel of the feed then looks silent
+#: early: with a station 9 min ahead, a vessel silent for 25 min was alerted as an AIS_GAP
+#: (30 min). Such a line is dated by its receipt instead (``time_source`` ``"ingest"``) and
+#: counted; the report itself is good. A minute covers a receiver's clock drift, while
+#: moving a gap no more than a minute early. Replayed files are not live (their lines share
+#: the replay's start as receipt) and keep :data:`AHEAD_OF_RECEIPT_MS`.
+LIVE_AHEAD_OF_RECEIPT_MS: Final = 60_000
+
 
 def implausible_event_time(event_ms: int, ingest_ms: int) -> str | None:
     """Why a time read from a line cannot be its event time (``None``: it can).

@@ -247,9 +247,16 @@ def bounded(
     return bounded(build, rows[:half], max_bytes) + bounded(build, rows[half:], max_bytes)
 
 
-def raw_batch_to_json(lines: Iterable[RawLine]) -> bytes:
-    """An ``ais.raw`` message: ``{"fields": RAW_LINE_FIELDS, "lines": [row…]}``."""
-    return orjson.dumps({"fields": RAW_LINE_FIELDS, "lines": [_raw_line_row(ln) for ln in lines]})
+def raw_batch_to_json(lines: Iterable[RawLine], *, live: bool = False) -> bytes:
+    """An ``ais.raw`` message: ``{"fields": RAW_LINE_FIELDS, "lines": [row…]}``, and
+    ``"live": true`` when each line's ``ingest_ms`` is the moment it was received (a live
+    receiver's lines; a replay stamps its start on every line), which lets the decode stage
+    date a line from a clock ahead of its receipt by the receipt
+    (:data:`~mda.lines.LIVE_AHEAD_OF_RECEIPT_MS`)."""
+    msg: dict[str, Any] = {"fields": RAW_LINE_FIELDS, "lines": [_raw_line_row(ln) for ln in lines]}
+    if live:
+        msg["live"] = True
+    return orjson.dumps(msg)
 
 
 def raw_lines_from_wire(msg: dict[str, Any]) -> list[RawLine]:

@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+from functools import partial
 from typing import Any
 
 from mda.model import RawLine, bounded, raw_batch_to_json
@@ -88,7 +89,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     def send(batch: list[RawLine]) -> None:
         # A batch of long lines goes as several records, each small enough for any broker.
-        for lines, value in bounded(raw_batch_to_json, batch):
+        for lines, value in bounded(partial(raw_batch_to_json, live=True), batch):
             future = producer.send(topic, key=source.encode(), value=value)
             future.add_callback(_sent, len(lines))
             future.add_errback(_failed, len(lines))

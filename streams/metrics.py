@@ -20,6 +20,11 @@ MESSAGES_DECODED = Counter(
     ["msg_type"],
 )
 MESSAGES_REJECTED = Counter("mda_messages_rejected_total", "Inputs rejected, by reason", ["reason"])
+LINES_RETIMED = Counter(
+    "mda_lines_retimed_total",
+    "Live lines dated by their receipt: the receiving station's clock (or ours) was more than "
+    "a minute ahead of it",
+)
 DUPLICATES = Counter(
     "mda_duplicates_suppressed_total", "Same transmission heard again (other station), dropped"
 )

@@ -6,7 +6,9 @@ orjson bytes:
 
 - ``ais.raw``: ``{"fields": [name…], "lines": [row…]}`` (a micro-batch of one source, each
   line a row in the order ``fields`` names: :func:`~mda.model.raw_batch_to_json`; lines
-  written as objects are read too) or a control record.
+  written as objects are read too), with ``"live": true`` from a live receiver (each line's
+  ``ingest_ms`` is its receipt: a line dated further ahead of it than a minute is dated by
+  it), or a control record.
 - ``ais.reports``: ``{"fields": [name…], "reports": [row… | tick]}``, one message per
   destination partition (``mmsi % partitions``) so track state stays co-partitioned without
   ``group_by``. A report is a row: its values in the order ``fields`` names
@@ -50,7 +52,7 @@ from typing import Any
 import orjson
 
 from mda.alerts import Finding, to_message
-from mda.decode import Decoder
+from mda.decode import Decoder, Retimed
 from mda.errors import DecodeError, MdaError, ReferenceDataError, RejectReason
 from mda.geo import releasability
 from mda.isps import ReferenceData, geography_with, record_from_json, record_key, same_geometry
@@ -293,12 +295,22 @@ class DecodeCounts:
     lines: int = 0
     decoded: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    #: Live lines dated by their receipt (a clock ahead of it: ``Decoder.feed(live=True)``).
+    retimed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lines": self.lines, "decoded": dict(self.decoded), "rejected": dict(self.rejected)}
+        return {
+            "lines": self.lines,
+            "decoded": dict(self.decoded),
+            "rejected": dict(self.rejected),
+            "retimed": self.retimed,
+        }
 
 
 _source_of = attrgetter("source")
+
+#: Clocks ahead of their receipt the decode stage remembers (and logs once each).
+MAX_CLOCKS_AHEAD = 1024
 
 
 class DecodeStage:
@@ -317,6 +329,11 @@ class DecodeStage:
         self.last_rejects: list[Reject] = []
         self.last_decoded_types: list[int] = []
         self.last_lines = 0
+        self.last_retimed = 0
+        #: Clocks (source, station) found ahead of their receipt, and of the last message
+        #: those found for the first time (one line each, for the operator's log).
+        self.clocks_ahead: set[tuple[str, str | None]] = set()
+        self.last_new_clocks_ahead: list[Retimed] = []
 
     def handle(self, value: bytes) -> list[Out]:
         """One ``ais.raw`` message; a message that is not a batch of lines (or whose lines
@@ -336,13 +353,19 @@ class DecodeStage:
         rejects: list[Reject] = []
         decoded_types: list[int] = []
         lines = msg["lines"]
+        live = msg.get("live") is True
+        self.last_retimed = 0
+        self.last_new_clocks_ahead = []
         # A run of lines of one source (a whole batch, as our producers write them) goes
         # through the decoder into one result and is counted once.
         for source, run in groupby(raws, key=_source_of):
             raws = list(run)
-            result = self.decoder.feed_many(raws)
+            result = self.decoder.feed_many(raws, live=live)
             counts = self.counts[source]
             counts.lines += len(raws)
+            if result.retimed:
+                counts.retimed += len(result.retimed)
+                self._clocks_ahead(result.retimed)
             decoded_types += result.decoded_types
             rejects += result.rejects
             decoded = counts.decoded
@@ -360,6 +383,17 @@ class DecodeStage:
         ]
         out += self._rejects_out(rejects)
         return out
+
+    def _clocks_ahead(self, retimed: list[Retimed]) -> None:
+        """Count retimed lines; note each clock ahead the first time (up to
+        :data:`MAX_CLOCKS_AHEAD` clocks, so input inventing stations cannot flood the log)."""
+        self.last_retimed += len(retimed)
+        known = self.clocks_ahead
+        for r in retimed:
+            clock = (r.source, r.station)
+            if clock not in known and len(known) < MAX_CLOCKS_AHEAD:
+                known.add(clock)
+                self.last_new_clocks_ahead.append(r)
 
     def _route(
         self, source: str, rows: list[ReportRow], by_partition: dict[int, list[Any]]
@@ -421,6 +455,8 @@ class DecodeStage:
         self.last_rejects = pending
         self.last_decoded_types = []
         self.last_lines = 0
+        self.last_retimed = 0
+        self.last_new_clocks_ahead = []
         # The final tick: stations heard since the last one, at the source's last event time.
         final = {
             "tick": max([last_tick or 0, *heard.values()]),

@@ -43,6 +43,7 @@ def file_lines(path: Path) -> list[str]:
 
 
 def raw_lines(broker: EmbeddedBroker, topic: str, want: int, timeout_s: float) -> list[RawLine]:
+    """The lines on ``topic``; each message must say they are live (stamped at receipt)."""
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
     tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or [0]]
     consumer.assign(tps)
@@ -52,7 +53,9 @@ def raw_lines(broker: EmbeddedBroker, topic: str, want: int, timeout_s: float) -
     while len(out) < want and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=300).values():
             for rec in records:
-                out += raw_lines_from_wire(orjson.loads(rec.value))
+                msg = orjson.loads(rec.value)
+                assert msg.get("live") is True
+                out += raw_lines_from_wire(msg)
     consumer.close()
     return out
 
@@ -205,7 +208,7 @@ def test_tcp_ingest_reconnects_and_keeps_every_line(broker: EmbeddedBroker) -> N
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
 
     def send(batch: list[RawLine]) -> None:
-        value = orjson.dumps({"lines": [r.to_dict() for r in batch]})
+        value = orjson.dumps({"lines": [r.to_dict() for r in batch], "live": True})
         producer.send(topic, key=b"tcp-test", value=value)
 
     batcher = Batcher("tcp-test", send, batch_lines=100)

@@ -16,9 +16,9 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from mda.model import REPORT_FIELDS
+from mda.model import REPORT_FIELDS, RawLine, raw_batch_to_json
 from replay.producer import replay_file
-from replay.scenarios import DATA_DIR, great_lakes_demo
+from replay.scenarios import DATA_DIR, great_lakes_demo, tagged
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port, start_broker
 from streams.runner import stop_process
@@ -27,6 +27,7 @@ from streams.topics import topic_specs
 from tests.integration.workers import committed_offsets, spawn_worker, worker_env
 
 SCENARIO = DATA_DIR / "great_lakes_demo.nmea"
+POSITION = "!AIVDM,1,1,,A,14`qQb0000o?u?DK>Smo2E`v0404,0*1A"
 
 
 def metric_value(text: str, name: str) -> float:
@@ -88,13 +89,14 @@ def wait_for(predicate: object, timeout_s: float, what: str) -> None:
 
 
 def test_worker_serves_metrics_and_stops_on_sigterm(
-    broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int]
+    broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
     proc, port = worker
     wait_for(lambda: "mda_lines_read_total" in scrape(port), 60, "/metrics")
     text = scrape(port)
     # Known label values are pre-initialised: dashboards see zeros, not gaps.
     assert 'mda_messages_rejected_total{reason="bad_checksum"} 0.0' in text
+    assert "mda_lines_retimed_total 0.0" in text
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
     lines = replay_file(
         producer, f"w{port}.ais.raw", SCENARIO, "scenario", speed=None, batch_lines=50
@@ -115,6 +117,31 @@ def test_worker_serves_metrics_and_stops_on_sigterm(
     assert metric_value(text, "mda_vessels_tracked") == 3
     # Faust's own sensor is on the same page (prefix: the app id).
     assert f"test_worker_{port}_messages_received" in text
+
+    # A live receiver's batch: station S-AHEAD dates its lines 5 min after their receipt.
+    # They are dated by their receipt, counted, and the station is named in the log, once.
+    received_ms = int(time.time()) * 1000  # (tagged() writes c: in whole seconds)
+    live = [
+        RawLine("udp://test", i, text, received_ms)
+        for i, text in enumerate(
+            [
+                *tagged([POSITION], received_ms + 300_000, "S-AHEAD") * 3,
+                *tagged([POSITION], received_ms - 2_000, "S-ON-TIME"),
+            ],
+            1,
+        )
+    ]
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    producer.send(f"w{port}.ais.raw", key=b"udp://test", value=raw_batch_to_json(live, live=True))
+    producer.flush()
+    producer.close()
+    wait_for(
+        lambda: metric_value(scrape(port), "mda_lines_retimed_total") == 3, 30, "3 lines retimed"
+    )
+    assert metric_value(scrape(port), "mda_lines_read_total") == lines + 4
+    log = (tmp_path / "worker.log").read_text()
+    assert log.count("station S-AHEAD: its clock is 300.0 s ahead of our receipt") == 1, log
+    assert "S-ON-TIME" not in log
 
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)

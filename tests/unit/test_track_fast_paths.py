@@ -395,7 +395,12 @@ def test_decode_counts_per_source_in_a_mixed_batch() -> None:
     lines += [RawLine("s2", 2, a, 0)]
     stage = DecodeStage(NAMES, 2)
     stage.handle(orjson.dumps({"lines": [ln.to_dict() for ln in lines]}))
-    assert stage.counts["s1"].to_dict() == {"lines": 2, "decoded": {"1": 2}, "rejected": {}}
+    assert stage.counts["s1"].to_dict() == {
+        "lines": 2,
+        "decoded": {"1": 2},
+        "rejected": {},
+        "retimed": 0,
+    }
     s2 = stage.counts["s2"].to_dict()
     assert s2["lines"] == 2 and s2["decoded"] == {"1": 1} and sum(s2["rejected"].values()) == 1
     assert stage.last_lines == 4 and stage.last_decoded_types == [1, 1, 1]
