@@ -29,17 +29,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mda.alerts import RULES, SEVERITIES
 from mda.lifecycle import ACTIONS, Action, ActionRejected, action_from_dict
+from streams.alert_table import HEADER, format_row
 from streams.alert_topics import AlertTopicNames, partition_for_alert
 from streams.settings import Settings
-
-_COLOURS = {
-    "critical": "\033[1;97;41m",
-    "high": "\033[1;31m",
-    "medium": "\033[33m",
-    "low": "\033[36m",
-    "info": "\033[2m",
-}
-_RESET = "\033[0m"
 
 
 @dataclass(frozen=True)
@@ -64,28 +56,6 @@ class Filters:
         if self.jurisdiction is not None and a.get("jurisdiction") != self.jurisdiction:
             return False
         return self.mmsi is None or self.mmsi in (a.get("mmsi"), a.get("other_mmsi"))
-
-
-HEADER = (
-    f"{'event time (UTC)':<24} {'severity':<8} {'status':<6} {'rule':<22} {'mmsi':>9} "
-    f"{'vessel':<20} {'jur':<4} {'zone':<14} {'alert id':<8}  summary"
-)
-
-
-def format_row(a: dict[str, Any], colour: bool) -> str:
-    """One alert as a table row (severity coloured on a terminal)."""
-    sev = str(a.get("severity", ""))
-    sev_cell = f"{sev:<8}"
-    if colour:
-        sev_cell = f"{_COLOURS.get(sev, '')}{sev_cell}{_RESET}"
-    name = (a.get("vessel_name") or "-")[:20]
-    zone = (a.get("zone_id") or "-")[:14]
-    return (
-        f"{a.get('event_time', ''):<24} {sev_cell} {a.get('status', ''):<6} "
-        f"{a.get('rule', ''):<22} {a.get('mmsi', ''):>9} {name:<20} "
-        f"{a.get('jurisdiction', ''):<4} {zone:<14} {str(a.get('alert_id', ''))[:8]:<8}  "
-        f"{a.get('summary', '')}"
-    )
 
 
 def _consumer(bootstrap: str) -> KafkaConsumer:

@@ -54,14 +54,6 @@ def format_summary(summary: Any, files: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def format_alert(a: dict[str, Any]) -> str:
-    who = a["vessel_name"] or "-"
-    return (
-        f"{a['event_time']}  {a['severity']:<8} {a['rule']:<16} {a['status']:<6} "
-        f"{a['mmsi']:>9} {who[:20]:<20} {a['jurisdiction']:<4} {a['summary']}"
-    )
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from streams.runner import run_files
 
@@ -79,8 +71,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(format_summary(summary, args.files))
         if args.show_alerts:
+            from streams.alert_table import HEADER, format_row
+
+            print(HEADER)
             for a in summary.alerts:
-                print(format_alert(a))
+                print(format_row(a, colour=sys.stdout.isatty()))
     return 0
 
 

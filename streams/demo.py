@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from replay.scenarios import DATA_DIR
-from streams.cli import format_alert, format_summary
+from streams.alert_table import HEADER, format_row
+from streams.cli import format_summary
 from streams.runner import RunSummary, run_files
 from streams.settings import Settings
 
@@ -29,8 +30,10 @@ def _print(summary: RunSummary, out: Path) -> None:
     print(format_summary(summary, DEMO_FILES))
     print()
     print(f"alerts ({len(alerts)}), also written to {out}:")
+    print(HEADER)
+    colour = sys.stdout.isatty()
     for alert in alerts:
-        print("  " + format_alert(alert))
+        print(format_row(alert, colour))
 
 
 def _serve_until_stopped(url: str) -> None:
