@@ -183,7 +183,9 @@ def main() -> None:
                     now_s = int(time.time())
                     batch = [feed.next(now_s) for _ in range(per_tick)]
                     producer.send(
-                        f"{PREFIX}ais.raw", key=SOURCE.encode(), value=raw_batch_to_json(batch)
+                        f"{PREFIX}ais.raw",
+                        key=SOURCE.encode(),
+                        value=raw_batch_to_json(batch, live=True),
                     )
                     sent += per_tick
                     next_tick += tick_s

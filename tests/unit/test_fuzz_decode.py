@@ -29,7 +29,7 @@ from pyais.util import compute_checksum
 
 from mda.decode import Decoder, DecodeResult
 from mda.errors import RejectReason
-from mda.lines import parse_line
+from mda.lines import LIVE_AHEAD_OF_RECEIPT_MS, parse_line
 from mda.model import RawLine, Report, raw_batch_to_json
 from replay.files import iter_raw_lines
 from streams.pipeline import DecodeStage
@@ -88,14 +88,17 @@ def good_lines() -> tuple[str, ...]:
     return tuple(out)
 
 
-def feed_accounted(decoder: Decoder, raw: RawLine) -> DecodeResult:
-    """Feed one line and check that it is accounted for (module docstring)."""
+def feed_accounted(decoder: Decoder, raw: RawLine, live: bool = False) -> DecodeResult:
+    """Feed one line and check that it is accounted for (module docstring); only a live
+    line is ever dated by its receipt instead of its own time."""
     before = decoder.pending_count(raw.source)
-    result = decoder.feed(raw)
+    result = decoder.feed(raw, live=live)
     after = decoder.pending_count(raw.source)
     for r in result.rejects:
         assert r.reason in REASONS, r
         assert r.source == raw.source
+    for t in result.retimed:
+        assert live and t.ahead_ms > LIVE_AHEAD_OF_RECEIPT_MS and t.line_no == raw.line_no
     if not (result.decoded_types or result.rejects):
         # Held as a fragment, or a $PGHP line dating the lines after it.
         assert after > before or parse_line(raw.text).context_ms is not None, raw
@@ -161,7 +164,9 @@ def mutated_line(draw: st.DrawFn) -> str:
             digits = st.integers(1, 25).flatmap(
                 lambda n: st.text("0123456789", min_size=n, max_size=n)
             )
-            c = draw(st.one_of(digits, st.text(max_size=12)))
+            # ... or near the lines' receipt: behind it, within a minute, hours or days ahead.
+            near = st.integers(INGEST_MS // 1000 - 3_600, INGEST_MS // 1000 + 2 * 86_400)
+            c = draw(st.one_of(digits, st.text(max_size=12), near.map(str)))
             g = draw(st.sampled_from(["", ",g:1-2-77", ",g:2-2-77", ",g:x-y-z", ",g:3-2-1"]))
             body = f"s:FZ,c:{c}{g}"
             right = reduce(lambda a, ch: a ^ ord(ch), body, 0)
@@ -217,16 +222,17 @@ def test_arbitrary_bytes_lines(chunks: list[bytes]) -> None:
 
 
 @FUZZ
-@given(st.lists(mutated_line(), min_size=1, max_size=15))
-def test_mutated_real_lines(lines: list[str]) -> None:
-    """Every line accounted for by the decoder; the decode stage, given them as one batch,
-    writes every message it sends (an int over 64 bits in a report once made it raise)."""
+@given(st.lists(mutated_line(), min_size=1, max_size=15), st.booleans())
+def test_mutated_real_lines(lines: list[str], live: bool) -> None:
+    """Every line accounted for by the decoder, replayed or live; the decode stage, given them
+    as one batch, writes every message it sends (an int over 64 bits in a report once made it
+    raise)."""
     d = Decoder()
     raws = [RawLine("fuzz", i + 1, text, INGEST_MS) for i, text in enumerate(lines)]
     for raw in raws:
-        feed_accounted(d, raw)
+        feed_accounted(d, raw, live)
     flush_accounted(d, "fuzz")
-    for out in DecodeStage(NAMES, 3).handle(raw_batch_to_json(raws)):
+    for out in DecodeStage(NAMES, 3).handle(raw_batch_to_json(raws, live=live)):
         assert type(orjson.loads(out.value)) is dict
 
 
