@@ -40,6 +40,7 @@ from mda.lines import (
     AHEAD_OF_RECEIPT_MS,
     LIVE_AHEAD_OF_RECEIPT_MS,
     SentencePart,
+    clock_offset_text,
     implausible_event_time,
     parse_line,
     plain_sentence,
@@ -84,13 +85,22 @@ _Clock = tuple[str | None, TimeSource]
 
 
 class Retimed(NamedTuple):
-    """A live line dated by its receipt because its clock was ``ahead_ms`` ahead of it."""
+    """A live line dated by its receipt, ``received_ms``, because the time it gave, ``event_ms``,
+    cannot be right (:data:`~mda.lines.LIVE_AHEAD_OF_RECEIPT_MS`)."""
 
     source: str
     #: The receiving station whose clock it was (``None``: the source's, without a station).
     station: str | None
     line_no: int
-    ahead_ms: int
+    event_ms: int
+    received_ms: int
+
+    def describe(self) -> str:
+        """For the operator's log: the source, the station and what its clock said."""
+        return (
+            f"{self.source}, station {self.station or '(none)'}: its clock read "
+            f"{clock_offset_text(self.event_ms, self.received_ms)}"
+        )
 
 
 class DecodeResult:
@@ -273,14 +283,15 @@ class Decoder:
             )
             return
         if report is not None:
-            event_ms = report.event_ms
-            if ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS and _retime(
-                event_ms, raw, report.station, result
-            ):
-                report = dataclasses.replace(report, event_ms=raw.ingest_ms, time_source="ingest")
-            else:
-                why = implausible_event_time(event_ms, raw.ingest_ms)
-                if why is not None:
+            why = implausible_event_time(report.event_ms, raw.ingest_ms, ahead_ms)
+            if why is not None:
+                if ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS and _retime(
+                    report.event_ms, raw, report.station, result
+                ):
+                    report = dataclasses.replace(
+                        report, event_ms=raw.ingest_ms, time_source="ingest"
+                    )
+                else:
                     self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
                     return
         result.decoded_types.append(msg_type)
@@ -325,13 +336,14 @@ class Decoder:
             or (raw.ingest_ms > 0 and event_ms > raw.ingest_ms + ahead_ms)
         ):
             # Before its station's clock or its fragments see it (a time a year ahead would
-            # expire every pending fragment of the station).
+            # expire every pending fragment of the station). The three comparisons of
+            # implausible_event_time, inline: this is every dated line's path.
             if ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS and _retime(
                 event_ms, raw, part.station, result
             ):
                 event_ms, time_source = raw.ingest_ms, "ingest"
             else:
-                why = implausible_event_time(event_ms, raw.ingest_ms) or "?"
+                why = implausible_event_time(event_ms, raw.ingest_ms, ahead_ms) or "?"
                 self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
                 return
         newest_ms = state.newest_ms
@@ -511,12 +523,11 @@ class Decoder:
 
 
 def _retime(event_ms: int, raw: RawLine, station: str | None, result: DecodeResult) -> bool:
-    """Whether a live line's ``event_ms``, too far ahead of its receipt, is to be replaced by
-    the receipt (noted in ``result.retimed``): yes when the time is a date (2000–2099) and the
-    receipt is known; a time outside those years is refused, as from a file."""
-    if raw.ingest_ms <= 0 or not EARLIEST_EVENT_MS <= event_ms < LATEST_EVENT_MS:
+    """Whether a live line's implausible ``event_ms`` is to be replaced by its receipt (noted
+    in ``result.retimed``): yes when the receipt is known (not 0); else it is refused."""
+    if raw.ingest_ms <= 0:
         return False
-    result.retimed.append(Retimed(raw.source, station, raw.line_no, event_ms - raw.ingest_ms))
+    result.retimed.append(Retimed(raw.source, station, raw.line_no, event_ms, raw.ingest_ms))
     return True
 
 

@@ -107,30 +107,55 @@ AHEAD_OF_RECEIPT_MS: Final = 86_400_000
 #: feed's watermark ahead with it, and every other vessel of the feed then looks silent
 #: early: with a station 9 min ahead, a vessel silent for 25 min was alerted as an AIS_GAP
 #: (30 min). Such a line is dated by its receipt instead (``time_source`` ``"ingest"``) and
-#: counted; the report itself is good. A minute covers a receiver's clock drift, while
-#: moving a gap no more than a minute early. Replayed files are not live (their lines share
-#: the replay's start as receipt) and keep :data:`AHEAD_OF_RECEIPT_MS`.
+#: counted; the report itself is good. So is a live line dated before 2000 or after 2099 (a
+#: receiver that booted without a time fix says 1970 or 1980; a GPS week-number rollover,
+#: 1999). A minute covers a receiver's clock drift, while moving a gap no more than a minute
+#: early. Replayed files are not live (their lines share the replay's start as receipt) and
+#: keep :data:`AHEAD_OF_RECEIPT_MS` and the refusal. A live line dated *behind* its receipt
+#: keeps its time: latency (satellite AIS: hours) and a recording streamed over TCP look so.
 LIVE_AHEAD_OF_RECEIPT_MS: Final = 60_000
 
 
-def implausible_event_time(event_ms: int, ingest_ms: int) -> str | None:
+def implausible_event_time(
+    event_ms: int, ingest_ms: int, ahead_ms: int = AHEAD_OF_RECEIPT_MS
+) -> str | None:
     """Why a time read from a line cannot be its event time (``None``: it can).
 
     ``ingest_ms`` is when the line was received (0: not known, as in tests and tools, and
-    then only the fixed bounds apply). Not for the ingest time itself, the time of last
-    resort, which is the system's own clock.
+    then only the fixed bounds apply), and ``ahead_ms`` how far ahead of that it may be
+    (:data:`LIVE_AHEAD_OF_RECEIPT_MS` for a live line). Not for the ingest time itself, the
+    time of last resort, which is the system's own clock.
     """
     if event_ms < EARLIEST_EVENT_MS:
         return f"event time {_readable(event_ms)} is before 2000"
     if event_ms >= LATEST_EVENT_MS:
         return f"event time {_readable(event_ms)} is after 2099"
-    if ingest_ms > 0 and event_ms > ingest_ms + AHEAD_OF_RECEIPT_MS:
-        ahead_h = (event_ms - ingest_ms) / 3_600_000
+    if ingest_ms > 0 and event_ms > ingest_ms + ahead_ms:
         return (
-            f"event time {_readable(event_ms)} is {ahead_h:,.1f} h ahead of the line's "
-            f"receipt ({_readable(ingest_ms)})"
+            f"event time {_readable(event_ms)} is {_span(event_ms - ingest_ms)} ahead of the "
+            f"line's receipt ({_readable(ingest_ms)})"
         )
     return None
+
+
+def clock_offset_text(event_ms: int, received_ms: int) -> str:
+    """A clock against a line's receipt, for the operator: ``"2026-06-01T12:09:00Z at our
+    receipt 2026-06-01T12:00:00Z (9.0 min ahead)"``."""
+    offset = event_ms - received_ms
+    way = "ahead" if offset >= 0 else "behind"
+    return f"{_readable(event_ms)} at our receipt {_readable(received_ms)} ({_span(offset)} {way})"
+
+
+def _span(ms: int) -> str:
+    """A duration's size in the unit that reads best: 45.0 s, 9.0 min, 48.0 h, 16,800 days."""
+    s = abs(ms) / 1000
+    if s < 120:
+        return f"{s:,.1f} s"
+    if s < 7200:
+        return f"{s / 60:,.1f} min"
+    if s < 259_200:
+        return f"{s / 3600:,.1f} h"
+    return f"{s / 86_400:,.0f} days"
 
 
 def _readable(ms: int) -> str:

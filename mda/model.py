@@ -251,7 +251,7 @@ def raw_batch_to_json(lines: Iterable[RawLine], *, live: bool = False) -> bytes:
     """An ``ais.raw`` message: ``{"fields": RAW_LINE_FIELDS, "lines": [row…]}``, and
     ``"live": true`` when each line's ``ingest_ms`` is the moment it was received (a live
     receiver's lines; a replay stamps its start on every line), which lets the decode stage
-    date a line from a clock ahead of its receipt by the receipt
+    date a line from a wrong clock (ahead of the receipt, or no plausible date) by the receipt
     (:data:`~mda.lines.LIVE_AHEAD_OF_RECEIPT_MS`)."""
     msg: dict[str, Any] = {"fields": RAW_LINE_FIELDS, "lines": [_raw_line_row(ln) for ln in lines]}
     if live:

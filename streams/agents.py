@@ -127,13 +127,11 @@ async def decode(stream: Any) -> None:
         metrics.LINES_READ.inc(_decode_stage.last_lines)
         if _decode_stage.last_retimed:
             metrics.LINES_RETIMED.inc(_decode_stage.last_retimed)
-            for r in _decode_stage.last_new_clocks_ahead:
+            for r in _decode_stage.last_new_wrong_clocks:
                 log.warning(
-                    "%s, station %s: its clock is %.1f s ahead of our receipt of its lines; "
-                    "they are dated by their receipt (mda_lines_retimed_total counts them)",
-                    r.source,
-                    r.station or "(none)",
-                    r.ahead_ms / 1000,
+                    "%s; its lines are dated by their receipt (mda_lines_retimed_total counts "
+                    "them)",
+                    r.describe(),
                 )
         # One increment per label value per batch (a labels() lookup per line was ~3% of the
         # worker's samples).

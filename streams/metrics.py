@@ -22,8 +22,8 @@ MESSAGES_DECODED = Counter(
 MESSAGES_REJECTED = Counter("mda_messages_rejected_total", "Inputs rejected, by reason", ["reason"])
 LINES_RETIMED = Counter(
     "mda_lines_retimed_total",
-    "Live lines dated by their receipt: the receiving station's clock (or ours) was more than "
-    "a minute ahead of it",
+    "Live lines dated by their receipt: the time they gave was more than a minute ahead of it, "
+    "or no date from 2000 to 2099 (the receiving station's clock, or ours, is wrong)",
 )
 DUPLICATES = Counter(
     "mda_duplicates_suppressed_total", "Same transmission heard again (other station), dropped"

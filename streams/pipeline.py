@@ -7,8 +7,8 @@ orjson bytes:
 - ``ais.raw``: ``{"fields": [name…], "lines": [row…]}`` (a micro-batch of one source, each
   line a row in the order ``fields`` names: :func:`~mda.model.raw_batch_to_json`; lines
   written as objects are read too), with ``"live": true`` from a live receiver (each line's
-  ``ingest_ms`` is its receipt: a line dated further ahead of it than a minute is dated by
-  it), or a control record.
+  ``ingest_ms`` is its receipt: a line dated further ahead of it than a minute, or with no
+  plausible date, is dated by it), or a control record.
 - ``ais.reports``: ``{"fields": [name…], "reports": [row… | tick]}``, one message per
   destination partition (``mmsi % partitions``) so track state stays co-partitioned without
   ``group_by``. A report is a row: its values in the order ``fields`` names
@@ -295,7 +295,7 @@ class DecodeCounts:
     lines: int = 0
     decoded: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
-    #: Live lines dated by their receipt (a clock ahead of it: ``Decoder.feed(live=True)``).
+    #: Live lines dated by their receipt (a wrong clock: ``Decoder.feed(live=True)``).
     retimed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -309,8 +309,8 @@ class DecodeCounts:
 
 _source_of = attrgetter("source")
 
-#: Clocks ahead of their receipt the decode stage remembers (and logs once each).
-MAX_CLOCKS_AHEAD = 1024
+#: Wrong clocks (live lines dated by their receipt) the decode stage remembers and logs once.
+MAX_WRONG_CLOCKS = 1024
 
 
 class DecodeStage:
@@ -330,10 +330,11 @@ class DecodeStage:
         self.last_decoded_types: list[int] = []
         self.last_lines = 0
         self.last_retimed = 0
-        #: Clocks (source, station) found ahead of their receipt, and of the last message
-        #: those found for the first time (one line each, for the operator's log).
-        self.clocks_ahead: set[tuple[str, str | None]] = set()
-        self.last_new_clocks_ahead: list[Retimed] = []
+        #: Clocks (source, station) whose live lines were dated by their receipt (a time
+        #: ahead of it, or no plausible date), and of the last message those found for the
+        #: first time (one line each, for the operator's log).
+        self.wrong_clocks: set[tuple[str, str | None]] = set()
+        self.last_new_wrong_clocks: list[Retimed] = []
 
     def handle(self, value: bytes) -> list[Out]:
         """One ``ais.raw`` message; a message that is not a batch of lines (or whose lines
@@ -355,7 +356,7 @@ class DecodeStage:
         lines = msg["lines"]
         live = msg.get("live") is True
         self.last_retimed = 0
-        self.last_new_clocks_ahead = []
+        self.last_new_wrong_clocks = []
         # A run of lines of one source (a whole batch, as our producers write them) goes
         # through the decoder into one result and is counted once.
         for source, run in groupby(raws, key=_source_of):
@@ -365,7 +366,7 @@ class DecodeStage:
             counts.lines += len(raws)
             if result.retimed:
                 counts.retimed += len(result.retimed)
-                self._clocks_ahead(result.retimed)
+                self._wrong_clocks(result.retimed)
             decoded_types += result.decoded_types
             rejects += result.rejects
             decoded = counts.decoded
@@ -384,16 +385,16 @@ class DecodeStage:
         out += self._rejects_out(rejects)
         return out
 
-    def _clocks_ahead(self, retimed: list[Retimed]) -> None:
-        """Count retimed lines; note each clock ahead the first time (up to
-        :data:`MAX_CLOCKS_AHEAD` clocks, so input inventing stations cannot flood the log)."""
+    def _wrong_clocks(self, retimed: list[Retimed]) -> None:
+        """Count retimed lines; note each wrong clock the first time (up to
+        :data:`MAX_WRONG_CLOCKS` clocks, so input inventing stations cannot flood the log)."""
         self.last_retimed += len(retimed)
-        known = self.clocks_ahead
+        known = self.wrong_clocks
         for r in retimed:
             clock = (r.source, r.station)
-            if clock not in known and len(known) < MAX_CLOCKS_AHEAD:
+            if clock not in known and len(known) < MAX_WRONG_CLOCKS:
                 known.add(clock)
-                self.last_new_clocks_ahead.append(r)
+                self.last_new_wrong_clocks.append(r)
 
     def _route(
         self, source: str, rows: list[ReportRow], by_partition: dict[int, list[Any]]
@@ -456,7 +457,7 @@ class DecodeStage:
         self.last_decoded_types = []
         self.last_lines = 0
         self.last_retimed = 0
-        self.last_new_clocks_ahead = []
+        self.last_new_wrong_clocks = []
         # The final tick: stations heard since the last one, at the source's last event time.
         final = {
             "tick": max([last_tick or 0, *heard.values()]),

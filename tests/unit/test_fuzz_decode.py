@@ -29,7 +29,7 @@ from pyais.util import compute_checksum
 
 from mda.decode import Decoder, DecodeResult
 from mda.errors import RejectReason
-from mda.lines import LIVE_AHEAD_OF_RECEIPT_MS, parse_line
+from mda.lines import LIVE_AHEAD_OF_RECEIPT_MS, implausible_event_time, parse_line
 from mda.model import RawLine, Report, raw_batch_to_json
 from replay.files import iter_raw_lines
 from streams.pipeline import DecodeStage
@@ -98,7 +98,8 @@ def feed_accounted(decoder: Decoder, raw: RawLine, live: bool = False) -> Decode
         assert r.reason in REASONS, r
         assert r.source == raw.source
     for t in result.retimed:
-        assert live and t.ahead_ms > LIVE_AHEAD_OF_RECEIPT_MS and t.line_no == raw.line_no
+        assert live and t.line_no == raw.line_no and t.received_ms == raw.ingest_ms > 0
+        assert implausible_event_time(t.event_ms, t.received_ms, LIVE_AHEAD_OF_RECEIPT_MS)
     if not (result.decoded_types or result.rejects):
         # Held as a fragment, or a $PGHP line dating the lines after it.
         assert after > before or parse_line(raw.text).context_ms is not None, raw

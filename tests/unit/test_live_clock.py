@@ -5,7 +5,8 @@ minute ahead of that is a wrong clock (``LIVE_AHEAD_OF_RECEIPT_MS``). Before, on
 an aggregated live feed whose clock ran ahead carried the feed's watermark with it, and the
 other stations' vessels looked silent early: with a station 9 min ahead, a vessel silent for
 25 min was alerted as an AIS_GAP (30 min). Replays are not live (every line carries the
-replay's start) and keep the day-ahead refusal of ``test_event_time_bounds``.
+replay's start) and keep the day-ahead refusal of ``test_event_time_bounds``. A live line
+with no plausible date (1970, 1980, 1999, 2100) is dated by its receipt too, not lost.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from mda.csv_reports import MARINECADASTRE_HEADER
 from mda.decode import Decoder, Retimed
 from mda.errors import RejectReason
 from mda.lines import AHEAD_OF_RECEIPT_MS, LIVE_AHEAD_OF_RECEIPT_MS
-from mda.model import LATEST_EVENT_MS, RawLine, raw_batch_to_json
+from mda.model import EARLIEST_EVENT_MS, LATEST_EVENT_MS, RawLine, raw_batch_to_json
 from replay.scenarios import LM_LAT, LM_LON, MIN_MS, T0, Builder, ms, tagged
-from streams.pipeline import MAX_CLOCKS_AHEAD, DecodeStage, TrackStage
+from streams.pipeline import MAX_WRONG_CLOCKS, DecodeStage, TrackStage
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.unit.builders import make_context
@@ -70,21 +71,56 @@ def test_a_live_line_ahead_of_its_receipt_is_dated_by_it(
     assert [r.reason for r in result.rejects] == ([BAD] if rejected else [])
     assert [r.event_ms for r in result.reports] == ([] if dated_ms is None else [dated_ms])
     retimed = live and ahead_ms > LIVE_AHEAD_OF_RECEIPT_MS
-    assert result.retimed == ([Retimed("feed", "rTEST", 7, ahead_ms)] if retimed else [])
+    expected = Retimed("feed", "rTEST", 7, RECEIVED_MS + ahead_ms, RECEIVED_MS)
+    assert result.retimed == ([expected] if retimed else [])
     if result.reports:
         (report,) = result.reports
         assert report.time_source == ("ingest" if retimed else "tagblock")
         assert report.station == "rTEST"  # still the station that heard it
 
 
-def test_a_time_that_is_no_date_is_refused_from_a_live_line_too() -> None:
-    """Only a plausible date is a clock ahead; after 2099 it is a corrupt line, and with no
-    receipt (0: tests and tools) there is nothing to date the line by."""
-    for text, ingest_ms in ((_line(LATEST_EVENT_MS), RECEIVED_MS), (_line(LATEST_EVENT_MS), 0)):
-        result = Decoder().feed(RawLine("feed", 1, text, ingest_ms), live=True)
-        assert [r.reason for r in result.rejects] == [BAD] and result.retimed == []
+@pytest.mark.parametrize(
+    "c_ms",
+    [
+        0,  # a receiver that booted without a time fix: 1970
+        315_964_800_000,  # 1980-01-06, the GPS epoch
+        EARLIEST_EVENT_MS - 1000,  # 1999-12-31T23:59:59: a GPS week-number rollover
+        LATEST_EVENT_MS,  # 2100
+        10**22,  # 22 digits (over 64 bits)
+    ],
+)
+def test_a_live_line_that_gives_no_plausible_date_is_dated_by_its_receipt(c_ms: int) -> None:
+    """From a file it is refused (test_event_time_bounds); from a live receiver the report is
+    good and the receipt is its time. With no receipt (0: tests, tools) it is refused."""
+    live = Decoder().feed(RawLine("feed", 1, _line(c_ms), RECEIVED_MS), live=True)
+    assert [(r.event_ms, r.time_source) for r in live.reports] == [(RECEIVED_MS, "ingest")]
+    assert live.rejects == [] and live.retimed == [Retimed("feed", "rTEST", 1, c_ms, RECEIVED_MS)]
+    for raw, is_live in (
+        (RawLine("feed", 1, _line(c_ms), RECEIVED_MS), False),
+        (RawLine("feed", 1, _line(c_ms), 0), True),
+    ):
+        refused = Decoder().feed(raw, live=is_live)
+        assert [r.reason for r in refused.rejects] == [BAD] and refused.reports == []
+        assert refused.retimed == []
     unknown = Decoder().feed(RawLine("feed", 1, _line(RECEIVED_MS), 0), live=True)
     assert [r.event_ms for r in unknown.reports] == [RECEIVED_MS] and unknown.retimed == []
+
+
+def test_what_the_log_says_of_a_wrong_clock() -> None:
+    def said(c_ms: int, station: str | None = "rTEST") -> str:
+        return Retimed("udp://0.0.0.0:10110", station, 1, c_ms, RECEIVED_MS).describe()
+
+    assert said(RECEIVED_MS + 9 * MIN_MS) == (
+        "udp://0.0.0.0:10110, station rTEST: its clock read 2026-06-01T12:09:00Z at our "
+        "receipt 2026-06-01T12:00:00Z (9.0 min ahead)"
+    )
+    assert said(RECEIVED_MS + 90_000).endswith("(90.0 s ahead)")
+    assert said(RECEIVED_MS + 14 * 3_600_000).endswith("(14.0 h ahead)")
+    assert said(315_964_800_000).endswith(
+        "1980-01-06T00:00:00Z at our receipt 2026-06-01T12:00:00Z (16,948 days behind)"
+    )
+    assert "station (none)" in said(RECEIVED_MS + 9 * MIN_MS, None)
+    assert "10000000000000000000000 ms at our receipt" in said(10**22)
 
 
 def test_a_two_part_message_and_a_csv_row_are_dated_by_their_receipt() -> None:
@@ -102,7 +138,7 @@ def test_a_two_part_message_and_a_csv_row_are_dated_by_their_receipt() -> None:
     assert [(r.name, r.event_ms, r.time_source) for r in result.reports] == [
         ("ALGOMA", RECEIVED_MS + 1000, "ingest")  # the first fragment's receipt
     ]
-    assert [(r.line_no, r.ahead_ms) for r in result.retimed] == [
+    assert [(r.line_no, r.event_ms - r.received_ms) for r in result.retimed] == [
         (1, 2 * 3_600_000 - 1000),
         (2, 2 * 3_600_000 - 2000),
     ]
@@ -112,6 +148,9 @@ def test_a_two_part_message_and_a_csv_row_are_dated_by_their_receipt() -> None:
     assert (report.event_ms, report.time_source) == (row_ms - 5 * MIN_MS, "ingest")
     (report,) = Decoder().feed(csv).reports  # a replayed CSV keeps its time
     assert report.event_ms == row_ms
+    on_time = RawLine("c", 4, ROW_A, row_ms + 2000, MARINECADASTRE_HEADER)
+    result = Decoder().feed(on_time, live=True)  # a live row received after its time keeps it
+    assert [r.event_ms for r in result.reports] == [row_ms] and result.retimed == []
 
 
 def test_only_live_batches_are_marked_and_read_as_live() -> None:
@@ -125,30 +164,30 @@ def test_only_live_batches_are_marked_and_read_as_live() -> None:
     assert (live.last_retimed, live.counts["feed"].retimed) == (1, 1)
 
 
-def test_each_clock_ahead_is_noted_once_and_their_number_is_bounded() -> None:
-    """The worker logs each clock ahead the first time: a station, not every line of it."""
+def test_each_wrong_clock_is_noted_once_and_their_number_is_bounded() -> None:
+    """The worker logs each wrong clock the first time: a station, not every line of it."""
     stage = DecodeStage(NAMES, 2)
     ahead = RECEIVED_MS + 9 * MIN_MS
     batch = [RawLine("feed", i, _line(ahead, f"r{i % 3}"), RECEIVED_MS) for i in range(9)]
     stage.handle(raw_batch_to_json(batch, live=True))
     assert stage.last_retimed == 9
-    assert [(r.station, r.line_no) for r in stage.last_new_clocks_ahead] == [
+    assert [(r.station, r.line_no) for r in stage.last_new_wrong_clocks] == [
         ("r0", 0),
         ("r1", 1),
         ("r2", 2),
     ]
     stage.handle(raw_batch_to_json(batch, live=True))
-    assert stage.last_retimed == 9 and stage.last_new_clocks_ahead == []
+    assert stage.last_retimed == 9 and stage.last_new_wrong_clocks == []
     many = [
-        RawLine("feed", i, _line(ahead, f"s{i}"), RECEIVED_MS) for i in range(MAX_CLOCKS_AHEAD + 10)
+        RawLine("feed", i, _line(ahead, f"s{i}"), RECEIVED_MS) for i in range(MAX_WRONG_CLOCKS + 10)
     ]
     stage.handle(raw_batch_to_json(many, live=True))
-    assert len(stage.clocks_ahead) == MAX_CLOCKS_AHEAD
-    assert len(stage.last_new_clocks_ahead) == MAX_CLOCKS_AHEAD - 3
+    assert len(stage.wrong_clocks) == MAX_WRONG_CLOCKS
+    assert len(stage.last_new_wrong_clocks) == MAX_WRONG_CLOCKS - 3
     eof = stage.handle(orjson.dumps({"ctl": "eof", "run": "r", "source": "feed"}))
-    assert stage.last_retimed == 0 and stage.last_new_clocks_ahead == []
+    assert stage.last_retimed == 0 and stage.last_new_wrong_clocks == []
     summary = orjson.loads(next(o.value for o in eof if o.key == b"ctl"))
-    assert summary["decode"]["retimed"] == 2 * 9 + MAX_CLOCKS_AHEAD + 10
+    assert summary["decode"]["retimed"] == 2 * 9 + MAX_WRONG_CLOCKS + 10
 
 
 # -- what it is for: one station ahead in an aggregated live feed ---------------------------
