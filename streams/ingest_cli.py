@@ -54,10 +54,11 @@ def _failed(lines: int, exc: BaseException) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
 
     from replay.live import Batcher, parse_endpoint, run
     from streams.admin import ensure_topics
+    from streams.producer import raw_producer
     from streams.topics import TopicNames, topic_specs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -85,12 +86,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     topic = TopicNames.from_settings(settings).raw
     source = args.source or str(endpoint)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
+    # The receiver must not stop reading for long (a UDP socket drops what it cannot hold): a
+    # send that cannot go on (the topic's metadata unknown) waits a second at most, then
+    # counts as failed.
+    producer = raw_producer(settings.kafka_bootstrap, max_block_ms=1000)
 
     def send(batch: list[RawLine]) -> None:
         # A batch of long lines goes as several records, each small enough for any broker.
         for lines, value in bounded(partial(raw_batch_to_json, live=True), batch):
-            future = producer.send(topic, key=source.encode(), value=value)
+            try:
+                future = producer.send(topic, key=source.encode(), value=value)
+            except KafkaError as exc:  # the topic unknown for max_block_ms, a record too large
+                _failed(len(lines), exc)
+                continue
             future.add_callback(_sent, len(lines))
             future.add_errback(_failed, len(lines))
 

@@ -27,7 +27,7 @@ from mda.model import RawLine, raw_lines_from_wire
 from replay.files import iter_raw_lines
 from replay.live import Batcher, parse_endpoint, run_tcp
 from streams.admin import ensure_topics
-from streams.broker import EmbeddedBroker, free_port
+from streams.broker import EmbeddedBroker, free_port, start_broker
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import TopicNames, topic_specs
@@ -299,3 +299,59 @@ def test_tcp_ingest_of_long_lines_sends_every_line(broker: EmbeddedBroker, tmp_p
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     assert "Traceback" not in log_path.read_text()
+
+
+def test_ingest_carries_on_when_the_broker_comes_back(tmp_path: Path) -> None:
+    """The broker stops while ``mda ingest`` receives, and a new one comes up on its port a
+    few seconds later (the embedded broker keeps its log in memory, so its topics are made
+    again). The lines received meanwhile are delivered once it is back, and so is every line
+    after. Before, kafka-python's idempotent producer turned fatal on the new broker
+    (UnknownProducerId, then InitProducerId failed): the process ran on and every later
+    line failed."""
+    port = free_port()
+    prefix = f"comeback{port}."
+    settings = Settings(topic_prefix=prefix, partitions=2)
+    topic = TopicNames.from_settings(settings).raw
+    broker = start_broker(port=port, log_path=tmp_path / "broker1.log")
+    udp, metrics_port = free_port(), free_port()
+    env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": broker.bootstrap, "MDA_TOPIC_PREFIX": prefix}
+    log_path = tmp_path / "ingest.log"
+    proc = None
+    try:
+        ensure_topics(broker.bootstrap, topic_specs(settings))
+        proc = spawn_ingest(f"udp://127.0.0.1:{udp}", env, metrics_port, log_path)
+        deadline = time.monotonic() + 30
+        while b"listening on" not in log_path.read_bytes():
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        lines = file_lines(SOCAL)
+        third = len(lines) // 3
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+
+            def send(chunk: list[str]) -> None:
+                for ln in chunk:
+                    sender.sendto(f"{ln}\r\n".encode(), ("127.0.0.1", udp))
+                    time.sleep(0.002)
+
+            send(lines[:third])
+            scrape_until(metrics_port, lambda m: value(m, "mda_ingest_lines_sent_total") >= third)
+            broker.stop()
+            send(lines[third : 2 * third])  # received while the broker is away
+            time.sleep(5)
+            broker = start_broker(port=port, log_path=tmp_path / "broker2.log")
+            ensure_topics(broker.bootstrap, topic_specs(settings))
+            send(lines[2 * third :])
+        got = raw_lines(broker, topic, len(lines) - third, 60)
+        assert [r.text for r in got] == lines[third:]  # all, in order, once
+        samples = scrape_until(
+            metrics_port, lambda m: value(m, "mda_ingest_lines_sent_total") >= len(lines)
+        )
+        assert value(samples, "mda_ingest_lines_sent_total") == len(lines)
+        assert value(samples, "mda_ingest_lines_failed_total") == 0
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc is not None:
+            stop_process(proc)
+        broker.stop()
