@@ -110,10 +110,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     import uuid
 
-    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
     from tqdm import tqdm
 
-    from replay.producer import replay_file
+    from replay.producer import Deliveries, raw_producer, replay_file
     from streams.admin import ensure_topics
     from streams.topics import TopicNames, topic_specs
 
@@ -123,7 +123,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     names = TopicNames.from_settings(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
+    producer = raw_producer(settings.kafka_bootstrap)
+    deliveries = Deliveries()
     run_id = uuid.uuid4().hex[:12]
     sent = 0
 
@@ -135,7 +136,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     # SIGTERM stops like Ctrl-C: the lines already handed to the producer are delivered
     # (the default handler would exit at once and drop the producer's buffer).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    stopped = False
+    stopped = failed = False
     try:
         with tqdm(unit=" lines", desc="replay") as bar:
             for path in args.files:
@@ -147,17 +148,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     speed=args.speed,
                     batch_lines=settings.raw_batch_lines,
                     on_lines=counted,
+                    deliveries=deliveries,
                 )
     except KeyboardInterrupt:
         stopped = True
+    except KafkaError as exc:  # a send that could not start (the topic unknown for a minute)
+        print(f"mda replay: {type(exc).__name__}: {exc}", file=sys.stderr)
+        stopped = failed = True
     finally:
         producer.flush()
         producer.close()
+    delivered = f"{deliveries.delivered} delivered"
     if stopped:
-        print(f"replay stopped: {sent} lines sent (run {run_id})", flush=True)
+        print(f"replay stopped: {sent} lines sent, {delivered} (run {run_id})", flush=True)
     else:
-        print(f"replayed {len(args.files)} file(s), {sent} lines (run {run_id})")
-    return 0
+        print(f"replayed {len(args.files)} file(s), {sent} lines, {delivered} (run {run_id})")
+    if deliveries.failed:
+        print(
+            f"mda replay: {deliveries.failed} lines could not be delivered to {names.raw} "
+            f"({deliveries.last_error})",
+            file=sys.stderr,
+        )
+    return 1 if failed or deliveries.failed else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -57,8 +57,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     from replay.live import Batcher, parse_endpoint, run
+    from replay.producer import raw_producer
     from streams.admin import ensure_topics
-    from streams.producer import raw_producer
     from streams.topics import TopicNames, topic_specs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

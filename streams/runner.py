@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from tqdm import tqdm
 
-from replay.producer import replay_file, send_eof
+from replay.producer import raw_producer, replay_file, send_eof
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
 from streams.settings import Settings
@@ -176,9 +176,7 @@ def run_files(
                     )
                     for i in range(workers)
                 ]
-                producer = KafkaProducer(
-                    bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024
-                )
+                producer = raw_producer(bootstrap, max_request_size=8 * 1024 * 1024)
                 bar = tqdm(
                     total=None, unit=" lines", disable=not progress, desc="replay", leave=False
                 )

@@ -27,7 +27,8 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mda.decode import Decoder
-from mda.model import RawLine
+from mda.model import RawLine, raw_lines_from_wire
+from replay.files import iter_raw_lines
 from replay.scenarios import DATA_DIR, great_lakes_demo
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port, start_broker
@@ -318,10 +319,59 @@ def test_sigterm_stops_replay_with_every_sent_line_delivered(
             stop_process(proc)
     assert stop_s < 10
     text = out.read_text(errors="replace")
-    m = re.search(r"replay stopped: (\d+) lines sent", text)
+    m = re.search(r"replay stopped: (\d+) lines sent, (\d+) delivered", text)
     assert m, text
     reported = int(m.group(1))
-    assert reported > 0
+    assert reported > 0 and int(m.group(2)) == reported
     lost = reported - raw_lines_on(broker.bootstrap, f"{prefix}ais.raw")
     print(f"replay SIGTERM: stopped in {stop_s:.1f} s, {reported} lines sent, {lost} lost")
     assert lost == 0
+
+
+def test_replay_carries_on_when_the_broker_comes_back(tmp_path: Path) -> None:
+    """``mda replay`` (paced) while the broker stops and a new one comes up on its port: the
+    replay ends normally, every line acknowledged once, and the new broker holds the rest of
+    the file in order. Before, kafka-python's idempotent producer turned fatal on the new
+    broker and the rest of the replay was lost, with exit status 0."""
+    port = free_port()
+    prefix = f"rback{port}."
+    broker = start_broker(port=port, log_path=tmp_path / "broker1.log")
+    env = {
+        **os.environ,
+        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "MDA_TOPIC_PREFIX": prefix,
+        "MDA_PARTITIONS": str(PARTITIONS),
+    }
+    texts = [r.text for r in iter_raw_lines(SCENARIO, ingest_ms=0)]
+    out = tmp_path / "replay.out"
+    proc = None
+    try:
+        ensure_topics(broker.bootstrap, topic_specs(settings_for(prefix)))
+        with open(out, "wb") as fh:
+            # 106 min of event time at 600x: about 11 s.
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "replay", str(SCENARIO), "--speed", "600"],
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            time.sleep(3)
+            broker.stop()
+            time.sleep(3)
+            broker = start_broker(port=port, log_path=tmp_path / "broker2.log")
+            ensure_topics(broker.bootstrap, topic_specs(settings_for(prefix)))
+            assert proc.wait(timeout=60) == 0, out.read_text(errors="replace")
+        text = out.read_text(errors="replace")
+        assert f"{len(texts)} lines, {len(texts)} delivered" in text, text
+        after = [
+            line.text
+            for rec in read_all(broker.bootstrap, f"{prefix}ais.raw")
+            for line in raw_lines_from_wire(orjson.loads(rec["value"]))  # type: ignore[arg-type]
+        ]
+        assert 0 < len(after) < len(texts)
+        assert after == texts[len(texts) - len(after) :]  # the rest of the file, in order
+    finally:
+        if proc is not None:
+            stop_process(proc)
+        broker.stop()
