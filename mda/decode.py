@@ -195,8 +195,9 @@ class Decoder:
 
         ``live``: the line's ``ingest_ms`` is the moment it was received (a live receiver),
         not the start of a replay; a time read from it more than
-        :data:`~mda.lines.LIVE_AHEAD_OF_RECEIPT_MS` ahead of that is a wrong clock, and the
-        line is dated by its receipt instead (:attr:`DecodeResult.retimed`).
+        :data:`~mda.lines.LIVE_AHEAD_OF_RECEIPT_MS` ahead of that, or with no date from 2000
+        to 2099, is a wrong clock, and the line is dated by its receipt instead
+        (:attr:`DecodeResult.retimed`).
         """
         result = DecodeResult()
         self._feed_into(raw, result, LIVE_AHEAD_OF_RECEIPT_MS if live else AHEAD_OF_RECEIPT_MS)
