@@ -20,6 +20,9 @@ const VIEWS = {
 const VESSEL_REFRESH_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
+// An MMSI as the nine digits it is (000000001, not 1: a placeholder shows as one), as the
+// command-line tables and the alert summaries print it; null stays null.
+const mmsiText = (m) => (m == null ? null : String(m).padStart(9, "0"));
 const state = {
   alerts: new Map(),      // alert_id -> row
   selected: null,         // alert_id
@@ -351,10 +354,10 @@ function hover(e) {
   if (!hit) { tip.hidden = true; return; }
   let text;
   if (hit.kind === "alert") {
-    text = `${hit.a.rule} · ${hit.a.severity} · ${hit.a.vessel_name || "MMSI " + hit.a.mmsi}`;
+    text = `${hit.a.rule} · ${hit.a.severity} · ${hit.a.vessel_name || "MMSI " + mmsiText(hit.a.mmsi)}`;
   } else {
     const p = hit.v.properties;
-    text = `${p.name || "MMSI " + p.mmsi}${p.flag ? " (" + p.flag + ")" : ""} · ` +
+    text = `${p.name || "MMSI " + mmsiText(p.mmsi)}${p.flag ? " (" + p.flag + ")" : ""} · ` +
       `${p.sog_kn != null ? p.sog_kn.toFixed(1) + " kn" : "speed n/a"} · ${p.last_seen.slice(11, 19)}Z`;
   }
   tip.textContent = text;
@@ -394,7 +397,7 @@ function matches(a) {
   if (jur && a.jurisdiction !== jur) return false;
   if (SEVERITIES.indexOf(a.severity) < minSev) return false;
   if (text) {
-    const hay = [a.mmsi, a.other_mmsi, a.vessel_name, a.zone_id, a.summary, a.alert_id, a.flag]
+    const hay = [mmsiText(a.mmsi), mmsiText(a.other_mmsi), a.vessel_name, a.zone_id, a.summary, a.alert_id, a.flag]
       .filter((x) => x != null).join(" ").toLowerCase();
     if (!hay.includes(text)) return false;
   }
@@ -447,7 +450,7 @@ function rowElement(a) {
   r.dataset.alertId = a.alert_id;
   r.dataset.rule = a.rule;
   r.appendChild(el("span", "sev sev-" + a.severity, a.severity));
-  const what = el("span", "what", `${a.rule} · ${a.vessel_name || "MMSI " + a.mmsi}`);
+  const what = el("span", "what", `${a.rule} · ${a.vessel_name || "MMSI " + mmsiText(a.mmsi)}`);
   if (a.status !== "open") what.appendChild(el("span", "badge closed", "closed"));
   else if (a.acknowledged_by) what.appendChild(el("span", "badge ack", "ack " + a.acknowledged_by));
   else what.appendChild(el("span", "badge new", "new"));
@@ -508,7 +511,7 @@ function renderDetail() {
   $("detail").hidden = false;
   $("d-sev").className = "sev sev-" + row.severity;
   $("d-sev").textContent = row.severity;
-  $("d-rule").textContent = `${row.rule} · ${row.vessel_name || "MMSI " + row.mmsi}`;
+  $("d-rule").textContent = `${row.rule} · ${row.vessel_name || "MMSI " + mmsiText(row.mmsi)}`;
   $("d-status").textContent = s.status;
   $("d-status").dataset.status = s.status;
   $("d-summary").textContent = row.summary || "";
@@ -522,7 +525,7 @@ function renderDetail() {
   document.querySelector('[data-action="reopen"]').disabled = s.status === "open";
   const fields = [
     ["alert id", s.alert_id], ["status", `${s.status}${s.closed_by ? " (closed by " + s.closed_by + ")" : ""}`],
-    ["MMSI", m.mmsi], ["other MMSI", m.other_mmsi], ["IMO", m.imo], ["name", row.vessel_name], ["flag", row.flag],
+    ["MMSI", mmsiText(m.mmsi)], ["other MMSI", mmsiText(m.other_mmsi)], ["IMO", m.imo], ["name", row.vessel_name], ["flag", row.flag],
     ["event time", row.event_time], ["opened", s.opened_at], ["closed", s.closed_at],
     ["position", row.lat != null ? `${row.lat.toFixed(5)}, ${row.lon.toFixed(5)}` : null],
     ["H3 cell", m.h3_cell], ["zone", m.zone_id], ["facility", m.facility_id],

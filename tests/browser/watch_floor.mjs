@@ -45,6 +45,9 @@ try {
   await page.waitForSelector("[data-testid=evidence] dl");
   result.ack_before = await page.getAttribute("[data-testid=ack-state]", "data-acknowledged");
   result.evidence_keys = await page.$$eval("[data-testid=evidence] > dl > dt", (d) => d.map((x) => x.textContent));
+  result.detail_fields = await page.$$eval("#d-fields dt", (ds) => Object.fromEntries(
+    ds.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+  result.mmsi_text = await page.evaluate("[mmsiText(1), mmsiText(572329), mmsiText(316012345), mmsiText(null)]");
   await page.click('[data-action="ack"]');
   await page.waitForSelector("[data-testid=ack-state][data-acknowledged=yes]", { timeout: 30000 });
   result.ack_text = await page.textContent("[data-testid=ack-state]");

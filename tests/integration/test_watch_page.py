@@ -151,6 +151,10 @@ def test_watch_page_in_chromium(broker: EmbeddedBroker, tmp_path: Path) -> None:
             int(seen["counts_after"]["unacknowledged"]) == int(seen["counts"]["unacknowledged"]) - 1
         )
         assert "from_side" in seen["evidence_keys"] or "to_side" in seen["evidence_keys"], seen
+        # An MMSI as its nine digits, as the command-line tables and the summaries show it.
+        assert seen["mmsi_text"] == ["000000001", "000572329", "316012345", None]
+        crossing_mmsi = next(e.mmsi for e in scenario.expected if e.rule == "BORDER_CROSSING")
+        assert seen["detail_fields"]["MMSI"] == f"{crossing_mmsi:09d}"
         assert shot.stat().st_size > 20_000
         if os.environ.get("MDA_SCREENSHOT_OUT"):
             shutil.copy(shot, os.environ["MDA_SCREENSHOT_OUT"])
