@@ -56,9 +56,9 @@ def raw_producer(bootstrap: str, *, max_block_ms: int = 60_000, **overrides: Any
 
 
 class Deliveries:
-    """Lines the broker acknowledged, and lines whose record failed (after the producer's
-    retries, :data:`DELIVERY_TIMEOUT_MS`), counted from the producer's callbacks, which run on
-    its I/O thread."""
+    """Lines (or records) the broker acknowledged, and those whose record failed (after the
+    producer's retries, :data:`DELIVERY_TIMEOUT_MS`), counted from the producer's callbacks,
+    which run on its I/O thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

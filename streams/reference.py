@@ -25,10 +25,12 @@ from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 from mda.errors import ReferenceDataError
 from mda.isps import ReferenceData, load_reference_dir, record_key, record_to_json
 from mda.model import MAX_MESSAGE_BYTES
+from replay.producer import Deliveries
 from streams.admin import ensure_topics
 from streams.pipeline import Out
 from streams.settings import Settings
@@ -167,14 +169,29 @@ def load(directory: Path, settings: Settings, *, prune: bool = False) -> int:
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, batch_size=0, linger_ms=0, acks="all"
     )
+    # Published means acknowledged: a record the broker did not take fails the command (an
+    # officer must not read "published" over a MARSEC change that never arrived).
+    deliveries = Deliveries()
     try:
         for topic, key, value in records:
-            producer.send(topic, key=key.encode(), value=orjson.dumps(value))
+            deliveries.track(producer.send(topic, key=key.encode(), value=orjson.dumps(value)), 1)
         for topic, key in tombstones:
-            producer.send(topic, key=key.encode(), value=None)
+            deliveries.track(producer.send(topic, key=key.encode(), value=None), 1)
         producer.flush()
+    except KafkaError as exc:  # a send that could not start (the topic unknown for a minute)
+        print(f"mda reference load: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     finally:
         producer.close()
+    if deliveries.failed:
+        total = len(records) + len(tombstones)
+        print(
+            f"mda reference load: {deliveries.failed} of {total} records were not published "
+            f"({deliveries.last_error}); run it again (records are keyed: publishing twice "
+            "changes nothing)",
+            file=sys.stderr,
+        )
+        return 1
     counts = {
         "facilities": len(ref.facilities),
         "vessels": len(ref.vessels),
