@@ -527,9 +527,21 @@ def bench_end_to_end(
             if not preload:
                 send_all()
             sent = time.monotonic()
-            done = wait_eofs(
-                consumer, c, run, len(plan.sends) * PARTITIONS * PARTITIONS * 2, 600, on_alert=count
-            )
+            try:
+                done = wait_eofs(
+                    consumer,
+                    c,
+                    run,
+                    len(plan.sends) * PARTITIONS * PARTITIONS * 2,
+                    600,
+                    on_alert=count,
+                )
+            except (TimeoutError, RuntimeError) as exc:
+                # The run's logs would go with the bench's temporary directory: keep them.
+                kept = Path(tempfile.mkdtemp(prefix=f"mda-bench-{label}-failed-"))
+                for log in workdir.glob("*.log"):
+                    shutil.copy(log, kept)
+                raise type(exc)(f"{exc}; logs kept in {kept}") from exc
         worker_cpu = sum(cpu_seconds(w.pid) for w in c.workers) - cpu_before
         broker_cpu = cpu_seconds(c.broker_pid) - broker_before
         own_cpu = time.process_time() - own_before
