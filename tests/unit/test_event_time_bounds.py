@@ -11,6 +11,7 @@ once (its state lost, its alerts raised again when next heard).
 from __future__ import annotations
 
 from functools import reduce
+from typing import Any
 
 import orjson
 import pytest
@@ -39,7 +40,7 @@ POSITION = encode_dict(
 BAD = RejectReason.BAD_TIMESTAMP.value
 
 
-def _tag_block_line(c: int, station: str = "rTEST") -> str:
+def tag_block_line(c: int, station: str = "rTEST") -> str:
     """A position with a tag block whose ``c:`` is ``c`` (seconds or, above 1e11, ms)."""
     body = f"s:{station},c:{c}"
     checksum = reduce(lambda a, ch: a ^ ord(ch), body, 0)
@@ -71,7 +72,7 @@ def _feed(text: str, ingest_ms: int = RECEIVED_MS) -> tuple[list[int], list[str]
 def test_tag_block_times_outside_the_bounds_are_refused(
     c: int, ingest_ms: int, accepted: bool
 ) -> None:
-    times, reasons = _feed(_tag_block_line(c), ingest_ms)
+    times, reasons = _feed(tag_block_line(c), ingest_ms)
     if accepted:
         assert reasons == [] and len(times) == 1
     else:
@@ -84,7 +85,7 @@ def test_the_detail_says_what_is_wrong() -> None:
     assert "after 2099" in (implausible_event_time(10**22, 0) or "")
     ahead = implausible_event_time(RECEIVED_MS + 2 * 86_400_000, RECEIVED_MS) or ""
     assert "48.0 h ahead" in ahead and "2026-12-03T00:00:00Z" in ahead
-    (reject,) = Decoder().feed(RawLine("s", 1, _tag_block_line(10**22), 0)).rejects
+    (reject,) = Decoder().feed(RawLine("s", 1, tag_block_line(10**22), 0)).rejects
     assert reject.event_ms is None and "after 2099" in reject.detail
 
 
@@ -108,7 +109,7 @@ def test_the_ingest_time_itself_is_never_refused() -> None:
 
 def test_the_decode_stage_sends_a_22_digit_time_as_a_reject() -> None:
     """Before, orjson raised 'Integer exceeds 64-bit range' writing the reports message."""
-    lines = [RawLine("s", 1, _tag_block_line(10**22 - 1), 0), RawLine("s", 2, POSITION, 0)]
+    lines = [RawLine("s", 1, tag_block_line(10**22 - 1), 0), RawLine("s", 2, POSITION, 0)]
     outs = DecodeStage(NAMES, 2).handle(raw_batch_to_json(lines))
     rejects = [
         r for o in outs if o.topic == NAMES.rejected for r in orjson.loads(o.value)["rejects"]
@@ -129,7 +130,7 @@ def test_a_wrong_date_does_not_expire_the_stations_fragments() -> None:
     assert len(static) == 2
     t = ms("2026-06-01T12:00:00")
     first, second = tagged(static, t, "rTEST")
-    wrong = _tag_block_line((RECEIVED_MS + 365 * 86_400_000) // 1000)
+    wrong = tag_block_line((RECEIVED_MS + 365 * 86_400_000) // 1000)
     result = Decoder().feed_many(
         RawLine("s", i, text, RECEIVED_MS) for i, text in enumerate([first, wrong, second])
     )
@@ -137,12 +138,13 @@ def test_a_wrong_date_does_not_expire_the_stations_fragments() -> None:
     assert [(r.mmsi, r.name) for r in result.reports] == [(316001234, "ALGOMA")]
 
 
-def _alerts(lines: list[str]) -> list[dict[str, object]]:
+def stage_alerts(raws: list[RawLine], live: bool = False) -> list[dict[str, Any]]:
+    """The alerts of one source's lines through the decode and track stages, in batches of
+    50 (``live``: as a live receiver's batches), then its end of file."""
     decode = DecodeStage(NAMES, 2)
     track = TrackStage(NAMES, 2, make_context(), {})
-    raws = [RawLine("demo", i, text, RECEIVED_MS) for i, text in enumerate(lines)]
-    batches = [raw_batch_to_json(raws[k : k + 50]) for k in range(0, len(raws), 50)]
-    batches.append(orjson.dumps({"ctl": "eof", "run": "r", "source": "demo"}))
+    batches = [raw_batch_to_json(raws[k : k + 50], live=live) for k in range(0, len(raws), 50)]
+    batches.append(orjson.dumps({"ctl": "eof", "run": "r", "source": raws[0].source}))
     alerts = []
     for batch in batches:
         for o in decode.handle(batch):
@@ -156,12 +158,16 @@ def _alerts(lines: list[str]) -> list[dict[str, object]]:
     return alerts
 
 
+def _alerts(lines: list[str]) -> list[dict[str, Any]]:
+    return stage_alerts([RawLine("demo", i, text, RECEIVED_MS) for i, text in enumerate(lines)])
+
+
 def test_a_report_from_a_receiver_a_year_ahead_changes_no_alert() -> None:
     """The demo with one report a year ahead in the middle of it gives the demo's alerts;
     before, its watermark jumped a year, every track expired, and the INVALID_MMSI vessel,
     heard again, was alerted again."""
     lines = great_lakes_demo().lines
-    wrong = _tag_block_line((ms("2026-06-01T13:00:00") + 365 * 86_400_000) // 1000)
+    wrong = tag_block_line((ms("2026-06-01T13:00:00") + 365 * 86_400_000) // 1000)
     alone = _alerts(lines)
     assert len(alone) >= 3
     mixed = _alerts([*lines[: len(lines) // 2], wrong, *lines[len(lines) // 2 :]])

@@ -12,7 +12,6 @@ with no plausible date (1970, 1980, 1999, 2100) is dated by its receipt too, not
 from __future__ import annotations
 
 import re
-from functools import reduce
 from typing import Any
 
 import orjson
@@ -21,31 +20,17 @@ from pyais.encode import encode_dict
 
 from mda.csv_reports import MARINECADASTRE_HEADER
 from mda.decode import Decoder, Retimed
-from mda.errors import RejectReason
 from mda.lines import AHEAD_OF_RECEIPT_MS, LIVE_AHEAD_OF_RECEIPT_MS
 from mda.model import EARLIEST_EVENT_MS, LATEST_EVENT_MS, RawLine, raw_batch_to_json
 from replay.scenarios import LM_LAT, LM_LON, MIN_MS, T0, Builder, ms, tagged
-from streams.pipeline import MAX_WRONG_CLOCKS, DecodeStage, TrackStage
+from streams.pipeline import MAX_WRONG_CLOCKS, DecodeStage
 from streams.settings import Settings
 from streams.topics import TopicNames
-from tests.unit.builders import make_context
 from tests.unit.test_csv_reports import ROW_A
+from tests.unit.test_event_time_bounds import BAD, stage_alerts, tag_block_line
 
 NAMES = TopicNames.from_settings(Settings())
 RECEIVED_MS = ms("2026-06-01T12:00:00")
-POSITION = encode_dict(
-    {"type": 1, "mmsi": 316001234, "lat": 43.5, "lon": -79.0, "speed": 10.0, "course": 90.0},
-    talker_id="AI",
-    sentence_type="VDM",
-)[0]
-BAD = RejectReason.BAD_TIMESTAMP.value
-
-
-def _line(c_ms: int, station: str = "rTEST") -> str:
-    """A position with a tag block dated ``c_ms`` (written in ms) by ``station``."""
-    body = f"s:{station},c:{c_ms}"
-    checksum = reduce(lambda a, ch: a ^ ord(ch), body, 0)
-    return f"\\{body}*{checksum:02X}\\{POSITION}"
 
 
 @pytest.mark.parametrize(
@@ -66,7 +51,7 @@ def _line(c_ms: int, station: str = "rTEST") -> str:
 def test_a_live_line_ahead_of_its_receipt_is_dated_by_it(
     ahead_ms: int, live: bool, dated_ms: int | None, rejected: bool
 ) -> None:
-    raw = RawLine("feed", 7, _line(RECEIVED_MS + ahead_ms), RECEIVED_MS)
+    raw = RawLine("feed", 7, tag_block_line(RECEIVED_MS + ahead_ms), RECEIVED_MS)
     result = Decoder().feed(raw, live=live)
     assert [r.reason for r in result.rejects] == ([BAD] if rejected else [])
     assert [r.event_ms for r in result.reports] == ([] if dated_ms is None else [dated_ms])
@@ -92,17 +77,17 @@ def test_a_live_line_ahead_of_its_receipt_is_dated_by_it(
 def test_a_live_line_that_gives_no_plausible_date_is_dated_by_its_receipt(c_ms: int) -> None:
     """From a file it is refused (test_event_time_bounds); from a live receiver the report is
     good and the receipt is its time. With no receipt (0: tests, tools) it is refused."""
-    live = Decoder().feed(RawLine("feed", 1, _line(c_ms), RECEIVED_MS), live=True)
+    live = Decoder().feed(RawLine("feed", 1, tag_block_line(c_ms), RECEIVED_MS), live=True)
     assert [(r.event_ms, r.time_source) for r in live.reports] == [(RECEIVED_MS, "ingest")]
     assert live.rejects == [] and live.retimed == [Retimed("feed", "rTEST", 1, c_ms, RECEIVED_MS)]
     for raw, is_live in (
-        (RawLine("feed", 1, _line(c_ms), RECEIVED_MS), False),
-        (RawLine("feed", 1, _line(c_ms), 0), True),
+        (RawLine("feed", 1, tag_block_line(c_ms), RECEIVED_MS), False),
+        (RawLine("feed", 1, tag_block_line(c_ms), 0), True),
     ):
         refused = Decoder().feed(raw, live=is_live)
         assert [r.reason for r in refused.rejects] == [BAD] and refused.reports == []
         assert refused.retimed == []
-    unknown = Decoder().feed(RawLine("feed", 1, _line(RECEIVED_MS), 0), live=True)
+    unknown = Decoder().feed(RawLine("feed", 1, tag_block_line(RECEIVED_MS), 0), live=True)
     assert [r.event_ms for r in unknown.reports] == [RECEIVED_MS] and unknown.retimed == []
 
 
@@ -154,7 +139,7 @@ def test_a_two_part_message_and_a_csv_row_are_dated_by_their_receipt() -> None:
 
 
 def test_only_live_batches_are_marked_and_read_as_live() -> None:
-    lines = [RawLine("feed", 1, _line(RECEIVED_MS + 9 * MIN_MS), RECEIVED_MS)]
+    lines = [RawLine("feed", 1, tag_block_line(RECEIVED_MS + 9 * MIN_MS), RECEIVED_MS)]
     assert "live" not in orjson.loads(raw_batch_to_json(lines))
     assert orjson.loads(raw_batch_to_json(lines, live=True))["live"] is True
     replay, live = DecodeStage(NAMES, 2), DecodeStage(NAMES, 2)
@@ -168,7 +153,7 @@ def test_each_wrong_clock_is_noted_once_and_their_number_is_bounded() -> None:
     """The worker logs each wrong clock the first time: a station, not every line of it."""
     stage = DecodeStage(NAMES, 2)
     ahead = RECEIVED_MS + 9 * MIN_MS
-    batch = [RawLine("feed", i, _line(ahead, f"r{i % 3}"), RECEIVED_MS) for i in range(9)]
+    batch = [RawLine("feed", i, tag_block_line(ahead, f"r{i % 3}"), RECEIVED_MS) for i in range(9)]
     stage.handle(raw_batch_to_json(batch, live=True))
     assert stage.last_retimed == 9
     assert [(r.station, r.line_no) for r in stage.last_new_wrong_clocks] == [
@@ -179,7 +164,8 @@ def test_each_wrong_clock_is_noted_once_and_their_number_is_bounded() -> None:
     stage.handle(raw_batch_to_json(batch, live=True))
     assert stage.last_retimed == 9 and stage.last_new_wrong_clocks == []
     many = [
-        RawLine("feed", i, _line(ahead, f"s{i}"), RECEIVED_MS) for i in range(MAX_WRONG_CLOCKS + 10)
+        RawLine("feed", i, tag_block_line(ahead, f"s{i}"), RECEIVED_MS)
+        for i in range(MAX_WRONG_CLOCKS + 10)
     ]
     stage.handle(raw_batch_to_json(many, live=True))
     assert len(stage.wrong_clocks) == MAX_WRONG_CLOCKS
@@ -217,24 +203,6 @@ def _aggregated_feed(skew_ms: int) -> list[RawLine]:
     return [RawLine("feed", i, text, at) for i, (at, text) in enumerate(received, 1)]
 
 
-def _alerts(lines: list[RawLine], live: bool) -> list[dict[str, Any]]:
-    decode = DecodeStage(NAMES, 2)
-    track = TrackStage(NAMES, 2, make_context(), {})
-    batches = [raw_batch_to_json(lines[k : k + 50], live=live) for k in range(0, len(lines), 50)]
-    batches.append(orjson.dumps({"ctl": "eof", "run": "r", "source": "feed"}))
-    alerts = []
-    for batch in batches:
-        for o in decode.handle(batch):
-            if o.topic == NAMES.reports:
-                assert o.partition is not None
-                alerts += [
-                    orjson.loads(a.value)
-                    for a in track.handle(o.value, o.partition)
-                    if a.topic == NAMES.alerts and a.key != b"ctl"
-                ]
-    return alerts
-
-
 def _gaps(alerts: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
     return [(a["mmsi"], a["status"], a["event_time"]) for a in alerts if a["rule"] == "AIS_GAP"]
 
@@ -243,9 +211,9 @@ def _gaps(alerts: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
 def test_a_station_ahead_in_a_live_feed_raises_no_false_gap(skew_min: int) -> None:
     # By construction: DARK's only gap is at the end, 30 min after its last report (13:45).
     truth = [(DARK, "open", "2026-06-01T14:15:00.000Z")]
-    assert _gaps(_alerts(_aggregated_feed(0), live=True)) == truth
+    assert _gaps(stage_alerts(_aggregated_feed(0), live=True)) == truth
     skewed = _aggregated_feed(skew_min * MIN_MS)
-    assert _gaps(_alerts(skewed, live=True)) == truth
+    assert _gaps(stage_alerts(skewed, live=True)) == truth
     # The same lines as a replay (not live) keep the station's times, and the 25 min silence
     # is alerted: the hazard this guards against (see README, Time).
-    assert len(_gaps(_alerts(skewed, live=False))) > len(truth)
+    assert len(_gaps(stage_alerts(skewed, live=False))) > len(truth)
