@@ -99,6 +99,32 @@ def worker(
             stop_process(proc)
 
 
+@contextmanager
+def spawn_replay(
+    bootstrap: str, prefix: str, speed: int, out: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``mda replay SCENARIO --speed SPEED`` on ``bootstrap`` (its output in ``out``); stopped
+    after the block if it still runs."""
+    env = {
+        **os.environ,
+        "MDA_KAFKA_BOOTSTRAP": bootstrap,
+        "MDA_TOPIC_PREFIX": prefix,
+        "MDA_PARTITIONS": str(PARTITIONS),
+    }
+    with open(out, "wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "replay", str(SCENARIO), "--speed", str(speed)],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+
+
 def send_lines(bootstrap: str, topic: str, lines: list[str], source: str, first: int = 0) -> int:
     """Send ``lines`` in batches of 20 (a fresh producer); returns the number of lines sent."""
     producer = KafkaProducer(bootstrap_servers=bootstrap)
@@ -291,32 +317,16 @@ def test_sigterm_stops_replay_with_every_sent_line_delivered(
 ) -> None:
     prefix = f"rterm{free_port()}."
     ensure_topics(broker.bootstrap, topic_specs(settings_for(prefix)))
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "MDA_TOPIC_PREFIX": prefix,
-        "MDA_PARTITIONS": str(PARTITIONS),
-    }
     # The scenario spans hours of event time: at 100x it takes minutes, so SIGTERM lands
     # in the middle of it.
     out = tmp_path / "replay.out"
-    with open(out, "wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "replay", str(SCENARIO), "--speed", "100"],
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            time.sleep(8)
-            assert proc.poll() is None, out.read_text()
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
-            stop_s = time.monotonic() - started
-        finally:
-            stop_process(proc)
+    with spawn_replay(broker.bootstrap, prefix, 100, out) as proc:
+        time.sleep(8)
+        assert proc.poll() is None, out.read_text()
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        stop_s = time.monotonic() - started
     assert stop_s < 10
     text = out.read_text(errors="replace")
     m = re.search(r"replay stopped: (\d+) lines sent, (\d+) delivered", text)
@@ -336,26 +346,12 @@ def test_replay_carries_on_when_the_broker_comes_back(tmp_path: Path) -> None:
     port = free_port()
     prefix = f"rback{port}."
     broker = start_broker(port=port, log_path=tmp_path / "broker1.log")
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "MDA_TOPIC_PREFIX": prefix,
-        "MDA_PARTITIONS": str(PARTITIONS),
-    }
     texts = [r.text for r in iter_raw_lines(SCENARIO, ingest_ms=0)]
     out = tmp_path / "replay.out"
-    proc = None
     try:
         ensure_topics(broker.bootstrap, topic_specs(settings_for(prefix)))
-        with open(out, "wb") as fh:
-            # 106 min of event time at 600x: about 11 s.
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "replay", str(SCENARIO), "--speed", "600"],
-                env=env,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        # 106 min of event time at 600x: about 11 s.
+        with spawn_replay(broker.bootstrap, prefix, 600, out) as proc:
             time.sleep(3)
             broker.stop()
             time.sleep(3)
@@ -372,6 +368,4 @@ def test_replay_carries_on_when_the_broker_comes_back(tmp_path: Path) -> None:
         assert 0 < len(after) < len(texts)
         assert after == texts[len(texts) - len(after) :]  # the rest of the file, in order
     finally:
-        if proc is not None:
-            stop_process(proc)
         broker.stop()
