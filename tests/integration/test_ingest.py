@@ -32,6 +32,7 @@ from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import TopicNames, topic_specs
 from tests.conftest import SHARED_DATA
+from tests.integration.workers import paused
 from tests.unit.test_compose import referenced_metric_names
 
 SOCAL = SHARED_DATA / "ais_nmea" / "dma_socal_ais250.txt"
@@ -338,8 +339,13 @@ def test_ingest_carries_on_when_the_broker_comes_back(tmp_path: Path) -> None:
             broker.stop()
             send(lines[third : 2 * third])  # received while the broker is away
             time.sleep(5)
-            broker = start_broker(port=port, log_path=tmp_path / "broker2.log")
-            ensure_topics(broker.bootstrap, topic_specs(settings))
+            # The new embedded broker starts without topics (memory storage; Kafka keeps
+            # them): a produce that reaches it before they are made again fails with a
+            # non-retriable UnknownError. The ingest waits, stopped, until the broker is back
+            # as Kafka would be (what it has received waits in its producer).
+            with paused(proc):
+                broker = start_broker(port=port, log_path=tmp_path / "broker2.log")
+                ensure_topics(broker.bootstrap, topic_specs(settings))
             send(lines[2 * third :])
         got = raw_lines(broker, topic, len(lines) - third, 60)
         assert [r.text for r in got] == lines[third:]  # all, in order, once

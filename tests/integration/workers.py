@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kafka import KafkaAdminClient
@@ -54,3 +57,13 @@ def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     finally:
         admin.close()
     return {tp.partition: om.offset for tp, om in committed.items() if tp.topic == topic}
+
+
+@contextmanager
+def paused(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """``proc`` stopped (SIGSTOP) for the block, continued after it."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
