@@ -7,8 +7,8 @@ receiver and the producer can do), or sends them as UDP datagrams, one line each
 overflows the socket's buffer and the kernel drops datagrams, which the received count shows).
 Prints one line: lines, received, acknowledged, seconds and lines/s.
 
-    python bench/ingest_rate.py --mode tcp
-    python bench/ingest_rate.py --mode udp --rate 50000
+    python -m bench.ingest_rate --mode tcp
+    python -m bench.ingest_rate --mode udp --rate 50000
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
+from bench.soak import scrape
 from replay.files import iter_raw_lines
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
@@ -43,15 +43,11 @@ def recorded_lines(n: int) -> list[bytes]:
 
 
 def metric(port: int, name: str) -> float:
+    """One counter of ``mda ingest``'s /metrics; -1 while it does not answer yet."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
+        return scrape(port).get(name, 0.0)
     except OSError:
         return -1.0
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
 
 
 def main() -> None:
