@@ -74,6 +74,7 @@ from replay.files import iter_raw_lines
 from replay.producer import eof_record, line_event_ms
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
+from streams.end_markers import EndMarkers
 from streams.pipeline import DecodeStage, TrackStage
 from streams.proximity import ProximityStage
 from streams.runner import stop_process
@@ -377,16 +378,17 @@ def wait_eofs(
     consumer: KafkaConsumer,
     c: Cluster,
     run: str,
-    expected: int,
+    sources: list[str],
     timeout_s: float,
     on_alert: Callable[[dict[str, Any], float], None] | None = None,
 ) -> float:
-    """Read mda.alerts until ``expected`` eof records of ``run``; returns the wall time then."""
-    seen = 0
+    """Read mda.alerts until every end marker of ``run``'s ``sources`` has come (each counted
+    once: :class:`streams.end_markers.EndMarkers`); returns the wall time then."""
+    markers = EndMarkers(run, sources, PARTITIONS)
     deadline = time.monotonic() + timeout_s
-    while seen < expected:
+    while not markers.done:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{seen}/{expected} end markers after {timeout_s:.0f}s")
+            raise TimeoutError(f"{markers.progress()} after {timeout_s:.0f}s")
         for p in c.workers:
             if p.poll() is not None:
                 raise RuntimeError(f"worker exited with {p.returncode}: see {c.logs}")
@@ -394,9 +396,7 @@ def wait_eofs(
             now = time.time()
             for rec in records:
                 if rec.key == b"ctl":
-                    msg = orjson.loads(rec.value)
-                    if msg.get("ctl") == "eof" and msg.get("run") == run:
-                        seen += 1
+                    markers.add(orjson.loads(rec.value), rec.partition)
                 elif on_alert is not None:
                     on_alert(orjson.loads(rec.value), now)
     return time.monotonic()
@@ -416,7 +416,7 @@ def warm_up(c: Cluster, producer: KafkaProducer, consumer: KafkaConsumer) -> Non
     for p in range(PARTITIONS):
         send_source(producer, c, f"warmup{p}", serialise(lines, 50), run, p)
     producer.flush()
-    wait_eofs(consumer, c, run, PARTITIONS * PARTITIONS * PARTITIONS * 2, 240)
+    wait_eofs(consumer, c, run, [f"warmup{p}" for p in range(PARTITIONS)], 240)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -532,7 +532,7 @@ def bench_end_to_end(
                     consumer,
                     c,
                     run,
-                    len(plan.sends) * PARTITIONS * PARTITIONS * 2,
+                    [source for source, _, _ in plan.sends],
                     600,
                     on_alert=count,
                 )
@@ -650,7 +650,7 @@ def bench_latency(workdir: Path, seconds: float, rate: int) -> dict[str, float]:
                 lat_ms.append(now * 1000 - _alert_ms(alert))
 
         def read() -> None:
-            wait_eofs(consumer, c, run, PARTITIONS * PARTITIONS * 2, seconds + 300, on_alert)
+            wait_eofs(consumer, c, run, ["latency"], seconds + 300, on_alert)
             stop.set()
 
         reader = threading.Thread(target=read, daemon=True)

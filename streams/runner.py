@@ -30,6 +30,7 @@ from tqdm import tqdm
 from replay.producer import raw_producer, replay_file, send_eof
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
+from streams.end_markers import EndMarkers
 from streams.settings import Settings
 from streams.topics import TopicNames, topic_specs
 
@@ -196,11 +197,8 @@ def run_files(
                 finally:
                     bar.close()
                     producer.close()
-                # End markers on mda.alerts: each of n track partitions sends one to each of n alert
-                # partitions, and so does each of n proximity (mda.presence) partitions once it
-                # has the marker from every track partition.
-                expected_eofs = len(sources) * n * n * 2
-                _collect(consumer, summary, run_id, expected_eofs, procs, stall_timeout_s)
+                markers = EndMarkers(run_id, sources, n)
+                _collect(consumer, summary, markers, procs, stall_timeout_s)
                 if after_run is not None:
                     after_run(summary)
             consumer.close()
@@ -222,33 +220,29 @@ def run_files(
 def _collect(
     consumer: KafkaConsumer,
     summary: RunSummary,
-    run_id: str,
-    expected_eofs: int,
+    markers: EndMarkers,
     workers: list[subprocess.Popen[bytes]],
     stall_timeout_s: float,
 ) -> None:
-    eofs = 0
+    """Read mda.alerts into ``summary`` until every end marker of the run has come."""
     decode_seen: set[str] = set()
     last_progress = time.monotonic()
-    while eofs < expected_eofs:
+    while not markers.done:
         for worker in workers:
             if worker.poll() is not None:
                 raise RuntimeError(f"worker exited early with code {worker.returncode}")
         if time.monotonic() - last_progress > stall_timeout_s:
-            raise TimeoutError(
-                f"no progress for {stall_timeout_s:.0f}s ({eofs}/{expected_eofs} end markers)"
-            )
+            raise TimeoutError(f"no progress for {stall_timeout_s:.0f}s ({markers.progress()})")
         batch = consumer.poll(timeout_ms=200)
         for records in batch.values():
             for rec in records:
                 msg = orjson.loads(rec.value)
                 last_progress = time.monotonic()
                 if msg.get("ctl") == "eof":
-                    if msg.get("run") != run_id:
-                        continue
-                    eofs += 1
-                    # Each copy goes to every alerts partition: count one copy of each.
-                    if rec.partition == 0:
+                    if not markers.add(msg, rec.partition):
+                        continue  # another run's, or a copy of one counted already
+                    # Each track marker goes to every alerts partition: count one of them.
+                    if rec.partition == 0 and msg.get("stage") != "proximity":
                         summary.add_eof(msg)
                     if msg["source"] not in decode_seen:
                         decode_seen.add(msg["source"])
