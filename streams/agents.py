@@ -180,7 +180,8 @@ def current_tracks() -> list[Any]:
 
 @app.on_partitions_revoked.connect
 async def _forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
-    """Drop the unflushed track state and unacknowledged messages of revoked partitions.
+    """Drop the unflushed track state, unacknowledged messages and held end-of-file records
+    of revoked partitions.
 
     Nothing of them is written: the messages were not acknowledged, so their offsets were not
     committed, and whoever gets the partition processes them again on the table's state.
@@ -192,6 +193,10 @@ async def _forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
             _unacked.pop(tp.partition, None)
             if _track_stage is not None:
                 _track_stage.drop(tp.partition)
+        elif tp.topic == names.presence:
+            # Their offsets stay uncommitted: the partition's next owner reads them again.
+            for end in [e for e in _held_ends if e[0] == tp.partition]:
+                del _held_ends[end]
 
 
 @app.agent(reports_topic)
@@ -273,17 +278,36 @@ def proximity_stage() -> ProximityStage:
     return _proximity_stage
 
 
+#: Per (mda.presence partition, source): the end-of-file records the proximity agent holds
+#: unacknowledged until every track partition's has come (ProximityStage.last_eof_complete).
+_held_ends: dict[tuple[int, str], list[Any]] = defaultdict(list)
+
+
 @app.agent(topics_by_name[names.presence])
 async def proximity(stream: Any) -> None:
+    """mda.presence → the proximity stage. A source's end is the end-of-file record of every
+    track partition; one that does not complete it is acknowledged only when the last comes,
+    so that its offset is not committed before: whoever holds the partition after a
+    rebalance or a restart reads it again, instead of waiting for it forever (the stage keeps
+    the part it has in memory). Everything else is acknowledged once processed."""
     stage = proximity_stage()
-    async for event in stream.events():
+    manual = stream.noack()
+    async for event in manual.events():
         started = time.perf_counter()
         try:
             outs = stage.handle(event.value, event.message.partition, event.message.offset)
         except MdaError as exc:
             await _send(_bad_message("proximity", event, exc))
+            await manual.ack(event)
             continue
         await _send(outs)
+        end = stage.last_eof
+        if end is not None and not stage.last_eof_complete:
+            _held_ends[end].append(event)
+        else:
+            await manual.ack(event)
+            if end is not None:
+                await _ack(manual, _held_ends.pop(end, []))
         if stage.last_bad_rows:
             metrics.MESSAGES_REJECTED.labels(reason="bad_message").inc(stage.last_bad_rows)
         for f in stage.last_findings:

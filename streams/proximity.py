@@ -20,7 +20,9 @@ State lives in the stage (in memory), per (partition, source): the vessel sets a
 :class:`mda.proximity.ProximityState`, bounded by event time. What a crash or a rebalance
 costs: the sets rebuild from new presences within ``presence_ttl_s`` (10 min); an encounter
 in progress is re-timed from the first report after the restart (a new alert id, opened up
-to 20 min later), and an encounter already open is not closed by the new owner.
+to 20 min later), and an encounter already open is not closed by the new owner. A source's
+end is not lost: the agent leaves an end-of-file record that does not complete it
+unacknowledged, so the new owner reads it again (``streams.agents.proximity``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from streams.topics import TopicNames
 
 #: Closes every span at the end of a source.
 _END = 2**62
+#: Ended sources remembered (per stage) so that a late copy of an end is known as one.
+MAX_ENDED = 1024
 _TICK_SENDER = itemgetter(0, 1)
 _TICK_TIME_MMSI = itemgetter(0, 1, 2)
 
@@ -66,7 +70,9 @@ class _Source:
     pending: dict[int, list[Presence]] = field(default_factory=lambda: defaultdict(list))
     #: closed spans, (closing tick, sending partition, presences), released in order
     spans: list[tuple[int, int, list[Presence]]] = field(default_factory=list)
-    eofs: list[dict[str, Any]] = field(default_factory=list)
+    #: the end-of-file control record of each track partition that has sent it (a copy that
+    #: comes again, processed twice after a rebalance, does not count as another partition's)
+    eofs: dict[int, dict[str, Any]] = field(default_factory=dict)
     identities: dict[int, VesselIdentity] = field(default_factory=dict)
 
 
@@ -90,6 +96,13 @@ class ProximityStage:
         self.last_findings: list[Finding] = []
         self.last_records = 0
         self.last_bad_rows = 0
+        #: The (partition, source) of the end-of-file record just handled (None: not one),
+        #: and whether it completed the source's end (every track partition's record in).
+        self.last_eof: tuple[int, str] | None = None
+        self.last_eof_complete = False
+        #: The (partition, source, run) ends sent (the newest MAX_ENDED): a copy of an
+        #: end-of-file record that comes after its end is not the start of another.
+        self.ended: dict[tuple[int, str, str], None] = {}
 
     def _source(self, partition: int, source: str) -> _Source:
         key = (partition, source)
@@ -107,6 +120,8 @@ class ProximityStage:
         skipped before it joins a span, counted in ``last_bad_rows`` and shown on
         ``ais.rejected``; the rest of the batch is processed."""
         self.last_bad_rows = 0
+        self.last_eof = None
+        self.last_eof_complete = False
         msg = read_message(value, "presence")
         findings: list[Finding] = []
         out: list[Out] = []
@@ -115,16 +130,27 @@ class ProximityStage:
             if not 0 <= reports_partition < self.partitions:  # (an int: read_message)
                 why = f"'reports_partition' {reports_partition} is not a track partition"
                 raise DecodeError(RejectReason.BAD_MESSAGE, why)
+            key = (partition, msg["source"])
+            self.last_eof = key
+            end = (partition, msg["source"], str(msg.get("run")))
+            if end in self.ended:
+                self.last_eof_complete = True
+                self.last_findings = []
+                self.last_records = 0
+                return out
             s = self._source(partition, msg["source"])
-            s.eofs.append(msg)
+            s.eofs.setdefault(reports_partition, msg)
             self._close_span(s, reports_partition, _END)
             findings, identities = self._release(s)
             out += [self._alert_out(f, identities) for f in findings]
             if len(s.eofs) >= self.partitions:
-                del self.sources[(partition, msg["source"])]
-                ctl = {
-                    k: v for k, v in s.eofs[0].items() if k not in ("track", "reports_partition")
-                }
+                self.last_eof_complete = True
+                del self.sources[key]
+                self.ended[end] = None
+                if len(self.ended) > MAX_ENDED:
+                    del self.ended[next(iter(self.ended))]
+                first = next(iter(s.eofs.values()))
+                ctl = {k: v for k, v in first.items() if k not in ("track", "reports_partition")}
                 ctl.update(stage="proximity", presence_partition=partition)
                 body = orjson.dumps(ctl)
                 out += [Out(self.topics.alerts, b"ctl", body, q) for q in range(self.partitions)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -20,7 +21,7 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
-from tests.integration.workers import spawn_worker, worker_env
+from tests.integration.workers import committed_offsets, spawn_worker, worker_env
 
 PARTITIONS = 2
 
@@ -90,3 +91,91 @@ def test_two_workers_give_one_alert_per_pair(broker: EmbeddedBroker, tmp_path: P
     )
     assert got == want
     assert len({a["alert_id"] for a in alerts if a["status"] == "open"}) == 4
+
+
+def _track_end(source: str, reports_partition: int) -> bytes:
+    """The end-of-file record track partition ``reports_partition`` sends to mda.presence."""
+    final = {"tick": 1_780_315_200_000, "source": source, "stations": {}}
+    msg = {"ctl": "eof", "run": "held", "source": source, "final_tick": final}
+    return orjson.dumps({**msg, "reports_partition": reports_partition, "track": {}})
+
+
+def _proximity_ends(consumer: KafkaConsumer, want: int, timeout_s: float) -> list[dict[str, Any]]:
+    """The proximity stage's end markers read from mda.alerts, until ``want`` or the timeout."""
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < want and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            for rec in records:
+                msg = orjson.loads(rec.value)
+                if msg.get("ctl") == "eof" and msg.get("stage") == "proximity":
+                    got.append({**msg, "alerts_partition": rec.partition})
+    return got
+
+
+def test_a_half_received_end_is_read_again_by_the_next_worker(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A source's end on a presence partition is the record of every track partition. The
+    worker that has one of two keeps its offset uncommitted, so the worker after it (a
+    restart here; a rebalance alike) reads it again and sends the end when the other comes.
+    Before, the first was committed and the next worker waited for it forever: `mda run`
+    with two workers hung on a rebalance between the two records."""
+    prefix = f"held{free_port()}."
+    presence = f"{prefix}mda.presence"
+    group = f"held-{prefix}"
+    ensure_topics(
+        broker.bootstrap, topic_specs(Settings(topic_prefix=prefix, partitions=PARTITIONS))
+    )
+
+    def start(n: int) -> subprocess.Popen[bytes]:
+        env = worker_env(
+            broker.bootstrap,
+            app_id=group,
+            prefix=prefix,
+            partitions=PARTITIONS,
+            data_dir=tmp_path / f"data{n}",
+        )
+        return spawn_worker(env, tmp_path / f"worker{n}.log")
+
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+    tps = [TopicPartition(f"{prefix}mda.alerts", p) for p in range(PARTITIONS)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    first = start(1)
+    try:
+        # Presence partition 0: half of source "s" (track partition 0's record, offset 0).
+        # Partition 1: all of source "t", which shows the worker has read past it.
+        producer.send(presence, key=b"ctl", value=_track_end("s", 0), partition=0)
+        for q in range(PARTITIONS):
+            producer.send(presence, key=b"ctl", value=_track_end("t", q), partition=1)
+        producer.flush()
+        ends = _proximity_ends(consumer, PARTITIONS, 90)
+        assert sorted((e["source"], e["presence_partition"]) for e in ends) == [("t", 1)] * 2
+        # The commit that takes partition 1 past "t" leaves partition 0 before "s".
+        deadline = time.monotonic() + 30
+        while committed_offsets(broker.bootstrap, group, presence).get(1) != PARTITIONS:
+            assert time.monotonic() < deadline, (tmp_path / "worker1.log").read_text()[-3000:]
+            time.sleep(0.5)
+        assert committed_offsets(broker.bootstrap, group, presence).get(0, 0) == 0
+    finally:
+        stop_process(first)
+    assert committed_offsets(broker.bootstrap, group, presence).get(0, 0) == 0
+    second = start(2)
+    try:
+        producer.send(presence, key=b"ctl", value=_track_end("s", 1), partition=0)
+        producer.flush()
+        ends = _proximity_ends(consumer, PARTITIONS, 90)
+        log = (tmp_path / "worker2.log").read_text()[-3000:]
+        assert sorted((e["source"], e["presence_partition"]) for e in ends) == [("s", 0)] * 2, log
+        assert sorted(e["alerts_partition"] for e in ends) == list(range(PARTITIONS))
+        # Both records of "s" are acknowledged now: partition 0's offset moves past them.
+        deadline = time.monotonic() + 30
+        while committed_offsets(broker.bootstrap, group, presence).get(0) != 2:
+            assert time.monotonic() < deadline, log
+            time.sleep(0.5)
+    finally:
+        stop_process(second)
+        producer.close()
+        consumer.close()

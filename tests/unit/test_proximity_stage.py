@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -23,7 +24,7 @@ from mda.thresholds import Thresholds
 from mda.track import VesselTrack
 from replay.scenarios import rules_encounter
 from streams.pipeline import DecodeStage, TrackStage
-from streams.proximity import ProximityStage
+from streams.proximity import MAX_ENDED, ProximityStage
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -141,3 +142,53 @@ def test_presence_rows_objects_and_reordered_rows_give_the_same_alerts() -> None
     assert sorted(run(8, None, rewrite=lambda v: _as_objects(v, seen)), key=key) == rows
     assert seen["rows"] > 100 and seen["forget"] > 0  # both kinds of record were read
     assert sorted(run(8, None, rewrite=_reordered), key=key) == rows
+
+
+def _track_end(source: str, reports_partition: int, run: str = "r") -> bytes:
+    final = {"tick": 1_780_315_200_000, "source": source, "stations": {}}
+    msg = {"ctl": "eof", "run": run, "source": source, "final_tick": final}
+    return orjson.dumps({**msg, "reports_partition": reports_partition, "track": {}})
+
+
+def _ends(outs: list[Any]) -> list[tuple[int | None, dict[str, Any]]]:
+    return [(o.partition, orjson.loads(o.value)) for o in outs if o.key == b"ctl"]
+
+
+def test_a_source_ends_once_every_track_partition_has_ended_it_copies_aside() -> None:
+    """An end-of-file record that comes twice (processed again after a rebalance) is not the
+    other track partition's: before, two copies of partition 0's ended the source while
+    partition 1's presences were still to come."""
+    prox = ProximityStage(NAMES, 2, Geography.load(), MidTable.load_default(), Thresholds())
+    assert prox.handle(_track_end("s", 0), 1) == []
+    assert (prox.last_eof, prox.last_eof_complete) == ((1, "s"), False)
+    assert prox.handle(_track_end("s", 0), 1) == []  # the copy
+    assert (prox.last_eof, prox.last_eof_complete) == ((1, "s"), False)
+    ends = _ends(prox.handle(_track_end("s", 1), 1))
+    assert (prox.last_eof, prox.last_eof_complete) == ((1, "s"), True)
+    assert [q for q, _ in ends] == [0, 1]
+    for _, e in ends:
+        assert (e["stage"], e["presence_partition"], e["source"], e["run"]) == (
+            "proximity",
+            1,
+            "s",
+            "r",
+        )
+        assert "reports_partition" not in e and "track" not in e
+    # A copy after the end: known as one, nothing sent, nothing left waiting.
+    assert prox.handle(_track_end("s", 0), 1) == []
+    assert (prox.last_eof, prox.last_eof_complete) == ((1, "s"), True)
+    assert prox.sources == {}
+    # Another run of the same source ends again; a presence batch is not an end.
+    prox.handle(_track_end("s", 0, run="r2"), 1)
+    assert len(_ends(prox.handle(_track_end("s", 1, run="r2"), 1))) == 2
+    prox.handle(orjson.dumps({"presence": [], "from": 0}), 1)
+    assert (prox.last_eof, prox.last_eof_complete) == (None, False)
+
+
+def test_the_ended_sources_remembered_are_bounded() -> None:
+    prox = ProximityStage(NAMES, 1, Geography.load(), MidTable.load_default(), Thresholds())
+    for i in range(MAX_ENDED + 5):
+        assert len(_ends(prox.handle(_track_end(f"s{i}", 0), 0))) == 1
+    assert len(prox.ended) == MAX_ENDED
+    assert (0, "s0", "r") not in prox.ended
+    assert (0, f"s{MAX_ENDED + 4}", "r") in prox.ended
