@@ -77,7 +77,7 @@ from streams.broker import free_port, start_broker
 from streams.end_markers import EndMarkers
 from streams.pipeline import DecodeStage, TrackStage
 from streams.proximity import ProximityStage
-from streams.runner import stop_process
+from streams.runner import stop_process, wait_for_group
 from streams.settings import Settings
 from streams.topics import TopicNames, topic_specs
 
@@ -357,39 +357,16 @@ def cluster(
                     )
                 )
         names = TopicNames.from_settings(settings)
-        wait_assigned(procs, ports, logs)
+        try:
+            # No late joiner rebalances the group in the middle of a measured run.
+            wait_for_group(procs, ports, PARTITIONS)
+        except (TimeoutError, RuntimeError) as exc:
+            raise type(exc)(f"{exc}; see {logs}") from exc
         yield Cluster(broker.bootstrap, names, env, procs, logs, ports, broker.pid)
     finally:
         for p in procs:
             stop_process(p)
         broker.stop()
-
-
-def wait_assigned(
-    procs: list[subprocess.Popen[bytes]], ports: list[int], logs: list[Path], timeout_s: float = 180
-) -> None:
-    """Until the workers hold the ais.reports partitions between them, each at least one (as
-    their /vessels pages say): the group has formed with all of them, so no late joiner
-    rebalances it in the middle of a measured run."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        held: list[list[int]] = []
-        for p, port in zip(procs, ports, strict=True):
-            if p.poll() is not None:
-                raise RuntimeError(f"worker exited with {p.returncode}: see {logs}")
-            try:
-                url = f"http://127.0.0.1:{port}/vessels?bbox=0,0,0,0"
-                with urllib.request.urlopen(url, timeout=5) as resp:
-                    held.append(orjson.loads(resp.read())["partitions"])
-            except (OSError, ValueError, KeyError):
-                break  # not serving yet
-        else:
-            flat = sorted(q for h in held for q in h)
-            if flat == list(range(PARTITIONS)) and all(held[: min(len(held), PARTITIONS)]):
-                return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"workers' partitions after {timeout_s:.0f}s: {held}; see {logs}")
-        time.sleep(0.5)
 
 
 def alerts_consumer(c: Cluster) -> KafkaConsumer:

@@ -1,9 +1,10 @@
 """``mda run``: recorded files end to end through the real pipeline, alerts to JSON lines.
 
 Starts (or uses) a broker, creates the topics, starts a worker process with an app id of its
-own, replays the files onto ``ais.raw``, then reads ``mda.alerts`` until the end-of-file
-control record of every source has come through every partition — at that point every input
-line has been decoded, tracked and its alerts sent — and stops the worker.
+own (or several, which share the partitions once all are in the group: ``wait_for_group``),
+replays the files onto ``ais.raw``, then reads ``mda.alerts`` until the end-of-file control
+record of every source has come through every partition (``streams.end_markers``) — at that
+point every input line has been decoded, tracked and its alerts sent — and stops the worker.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -87,6 +89,47 @@ def worker_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.P
             yield proc
         finally:
             stop_process(proc)
+
+
+def wait_for_group(
+    workers: list[subprocess.Popen[bytes]],
+    ports: list[int],
+    partitions: int,
+    *,
+    timeout_s: float = 180.0,
+    host: str = "127.0.0.1",
+) -> list[list[int]]:
+    """Wait until the workers (web pages on ``ports``) hold the ``ais.reports`` partitions
+    between them, each at least one while there are enough: the consumer group has formed
+    with all of them. Returns each worker's partitions.
+
+    Input sent before that is processed by the workers that joined first, and a late joiner
+    rebalances the group in the middle of the run. The track state survives that (the
+    table), the proximity stage's vessel sets do not (in memory): a run with several
+    workers would not give the same ENCOUNTER alerts every time.
+    """
+    deadline = time.monotonic() + timeout_s
+    held: list[list[int]] = []
+    while True:
+        held = []
+        for proc, port in zip(workers, ports, strict=True):
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited early with code {proc.returncode}")
+            try:
+                url = f"http://{host}:{port}/vessels?bbox=0,0,0,0"
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    held.append(sorted(orjson.loads(resp.read())["partitions"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                break  # not serving yet
+        else:
+            every = sorted(p for h in held for p in h)
+            if every == list(range(partitions)) and all(held[:partitions]):
+                return held
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the workers did not share the partitions in {timeout_s:.0f}s: they hold {held}"
+            )
+        time.sleep(0.25)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
@@ -161,22 +204,27 @@ def run_files(
                 env["MDA_ZONES"] = str(settings.zones)
             if settings.reference_dir:
                 env["MDA_REFERENCE_DIR"] = str(settings.reference_dir)
+            ports = [watch_port if watch_port and i == 0 else free_port() for i in range(workers)]
             with contextlib.ExitStack() as stack:
                 procs = [
                     stack.enter_context(
                         worker_process(
                             {
                                 **env,
-                                "MDA_WEB_PORT": str(
-                                    watch_port if watch_port and i == 0 else free_port()
-                                ),
+                                "MDA_WEB_PORT": str(port),
                                 "MDA_DATA_DIR": str(workdir / f"data{i}"),
                             },
                             workdir / ("worker.log" if i == 0 else f"worker{i}.log"),
                         )
                     )
-                    for i in range(workers)
+                    for i, port in enumerate(ports)
                 ]
+                if workers > 1:
+                    # One worker alone starts on everything as soon as it is in; with more,
+                    # the input waits until all are in (see wait_for_group).
+                    host = settings.web_host
+                    host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+                    wait_for_group(procs, ports, n, timeout_s=stall_timeout_s, host=host)
                 producer = raw_producer(bootstrap, max_request_size=8 * 1024 * 1024)
                 bar = tqdm(
                     total=None, unit=" lines", disable=not progress, desc="replay", leave=False
