@@ -103,19 +103,26 @@ def install(path: Path, prefix: str) -> None:
         outs, self.last_lines, self.last_decoded_types, self.last_rejects = hit
         return outs
 
-    def track(self: TrackStage, value: bytes, partition: int) -> list[Out]:
+    def track(
+        self: TrackStage, value: bytes, partition: int, offset: int | None = None
+    ) -> list[Out]:
         outs = track_t.get((value, partition))
         if outs is None:
-            return real_track(self, value, partition)
+            return real_track(self, value, partition, offset)
         self.last_findings, self.last_lags_s, self.last_duplicates = [], [], 0
+        self.last_bad_rows = 0
         self.last_flushed = True  # (nothing changed: nothing to write before acknowledging)
         return outs
 
-    def proximity(self: ProximityStage, value: bytes, partition: int) -> list[Out]:
+    def proximity(
+        self: ProximityStage, value: bytes, partition: int, offset: int | None = None
+    ) -> list[Out]:
         outs = prox_t.get((value, partition))
         if outs is None:
-            return real_prox(self, value, partition)
-        self.last_findings = []
+            return real_prox(self, value, partition, offset)
+        self.last_findings, self.last_bad_rows = [], 0
+        # (acknowledged at once: the recorded ends are complete when looked up)
+        self.last_eof, self.last_eof_complete = None, False
         return outs
 
     DecodeStage.handle = decode  # type: ignore[method-assign]
