@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mda.geo import Geography
@@ -10,6 +11,7 @@ from mda.mid import MidTable
 from mda.model import Report
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
+from streams.pipeline import DecodeStage, Out, TrackStage
 
 T0_MS = 1_780_315_200_000  # 2026-06-01T12:00:00Z
 
@@ -62,3 +64,17 @@ def make_context(**thresholds: Any) -> RuleContext:
         Thresholds.from_dict(thresholds),
         landmask=LandMask.load_default(),
     )
+
+
+def through_track(
+    decode: DecodeStage, track: TrackStage, batches: Iterable[bytes]
+) -> Iterator[tuple[int, Out]]:
+    """``ais.raw`` messages through the decode stage, its ``ais.reports`` messages through
+    the track stage: every output of the track stage, with the reports partition it handled
+    (the decode stage's other outputs, rejects, are dropped)."""
+    for batch in batches:
+        for o in decode.handle(batch):
+            if o.topic == track.topics.reports:
+                assert o.partition is not None
+                for t in track.handle(o.value, o.partition):
+                    yield o.partition, t

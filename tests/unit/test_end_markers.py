@@ -22,6 +22,7 @@ from streams.proximity import ProximityStage
 from streams.runner import RunSummary, _collect
 from streams.settings import Settings
 from streams.topics import TopicNames
+from tests.unit.builders import through_track
 
 NAMES = TopicNames.from_settings(Settings())
 
@@ -40,17 +41,12 @@ def alerts_records(partitions: int, source: str = "demo") -> list[tuple[int, dic
     batches.append(orjson.dumps({"ctl": "eof", "run": "r", "source": source}))
     out: list[tuple[int, dict[str, Any]]] = []
     presence: dict[int, list[bytes]] = defaultdict(list)
-    for batch in batches:
-        for o in decode.handle(batch):
-            if o.topic != NAMES.reports:
-                continue
-            assert o.partition is not None
-            for t in track.handle(o.value, o.partition):
-                if t.topic == NAMES.presence:
-                    assert t.partition is not None
-                    presence[t.partition].append(t.value)
-                elif t.topic == NAMES.alerts:
-                    out.append((t.partition or 0, orjson.loads(t.value)))
+    for _, t in through_track(decode, track, batches):
+        if t.topic == NAMES.presence:
+            assert t.partition is not None
+            presence[t.partition].append(t.value)
+        elif t.topic == NAMES.alerts:
+            out.append((t.partition or 0, orjson.loads(t.value)))
     for p, values in sorted(presence.items()):
         for value in values:
             for o in prox.handle(value, p):

@@ -26,7 +26,7 @@ from replay.scenarios import great_lakes_demo, ms, tagged
 from streams.pipeline import DecodeStage, TrackStage
 from streams.settings import Settings
 from streams.topics import TopicNames
-from tests.unit.builders import make_context
+from tests.unit.builders import make_context, through_track
 from tests.unit.test_csv_reports import ROW_A
 
 NAMES = TopicNames.from_settings(Settings())
@@ -145,17 +145,11 @@ def stage_alerts(raws: list[RawLine], live: bool = False) -> list[dict[str, Any]
     track = TrackStage(NAMES, 2, make_context(), {})
     batches = [raw_batch_to_json(raws[k : k + 50], live=live) for k in range(0, len(raws), 50)]
     batches.append(orjson.dumps({"ctl": "eof", "run": "r", "source": raws[0].source}))
-    alerts = []
-    for batch in batches:
-        for o in decode.handle(batch):
-            if o.topic == NAMES.reports:
-                assert o.partition is not None
-                alerts += [
-                    orjson.loads(a.value)
-                    for a in track.handle(o.value, o.partition)
-                    if a.topic == NAMES.alerts and a.key != b"ctl"
-                ]
-    return alerts
+    return [
+        orjson.loads(a.value)
+        for _, a in through_track(decode, track, batches)
+        if a.topic == NAMES.alerts and a.key != b"ctl"
+    ]
 
 
 def _alerts(lines: list[str]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from replay.scenarios import great_lakes_demo
 from streams.pipeline import TICK_MS, DecodeStage, Out, TrackStage, report_items
 from streams.settings import Settings
 from streams.topics import TopicNames, partition_for_mmsi
+from tests.unit.builders import through_track
 
 NAMES = TopicNames.from_settings(Settings())
 
@@ -56,13 +57,11 @@ def test_scenario_through_both_stages_gives_the_expected_alerts() -> None:
     tracks: dict[int, VesselTrack] = {}
     ctx = RuleContext(Geography.load(), MidTable.load_default())
     track = TrackStage(NAMES, 2, ctx, tracks)
-    alerts = []
-    for o in decode.handle(raw_batch(scenario.lines)):
-        if o.topic == NAMES.reports:
-            assert o.partition is not None
-            for a in track.handle(o.value, o.partition):
-                if a.topic == NAMES.alerts:
-                    alerts.append(orjson.loads(a.value))
+    alerts = [
+        orjson.loads(a.value)
+        for _, a in through_track(decode, track, [raw_batch(scenario.lines)])
+        if a.topic == NAMES.alerts
+    ]
     got = sorted((a["rule"], a["mmsi"]) for a in alerts)
     assert got == sorted((e.rule, e.mmsi) for e in scenario.expected)
     assert set(tracks) == {316012345, 366123456, 123456789}
@@ -107,10 +106,7 @@ def test_tracks_expire_after_their_feed_moves_on_by_the_ttl() -> None:
     )
     tracks: dict[int, VesselTrack] = {}
     decode, track = DecodeStage(NAMES, 2), TrackStage(NAMES, 2, ctx, tracks)
-    for o in decode.handle(raw_batch(lines)):
-        if o.topic == NAMES.reports:
-            assert o.partition is not None
-            track.handle(o.value, o.partition)
+    list(through_track(decode, track, [raw_batch(lines)]))  # (the track stage's state)
     assert set(tracks) == {366100002}
     assert track.expired == 1
 

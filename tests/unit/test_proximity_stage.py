@@ -27,6 +27,7 @@ from streams.pipeline import DecodeStage, TrackStage
 from streams.proximity import MAX_ENDED, ProximityStage
 from streams.settings import Settings
 from streams.topics import TopicNames
+from tests.unit.builders import through_track
 
 NAMES = TopicNames.from_settings(Settings())
 
@@ -54,18 +55,13 @@ def run(
     # producer's order per partition); the stage sees them in a random interleaving.
     queues: dict[int, dict[int, list[bytes]]] = defaultdict(lambda: defaultdict(list))
     alerts: list[dict[str, object]] = []
-    for batch in batches:
-        for o in decode.handle(batch):
-            if o.topic != NAMES.reports:
-                continue
-            assert o.partition is not None
-            for t in track.handle(o.value, o.partition):
-                if t.topic == NAMES.presence:
-                    assert t.partition is not None
-                    value = t.value if rewrite is None else rewrite(t.value)
-                    queues[t.partition][o.partition].append(value)
-                elif t.topic == NAMES.alerts and t.key != b"ctl":
-                    alerts.append(orjson.loads(t.value))
+    for sender, t in through_track(decode, track, batches):
+        if t.topic == NAMES.presence:
+            assert t.partition is not None
+            value = t.value if rewrite is None else rewrite(t.value)
+            queues[t.partition][sender].append(value)
+        elif t.topic == NAMES.alerts and t.key != b"ctl":
+            alerts.append(orjson.loads(t.value))
     rng = random.Random(seed)
     eofs = 0
     for p, by_sender in sorted(queues.items()):
