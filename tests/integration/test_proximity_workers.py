@@ -22,6 +22,7 @@ from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
 from tests.integration.workers import committed_offsets, spawn_worker, worker_env
+from tests.unit.test_proximity_stage import track_end
 
 PARTITIONS = 2
 
@@ -93,13 +94,6 @@ def test_two_workers_give_one_alert_per_pair(broker: EmbeddedBroker, tmp_path: P
     assert len({a["alert_id"] for a in alerts if a["status"] == "open"}) == 4
 
 
-def _track_end(source: str, reports_partition: int) -> bytes:
-    """The end-of-file record track partition ``reports_partition`` sends to mda.presence."""
-    final = {"tick": 1_780_315_200_000, "source": source, "stations": {}}
-    msg = {"ctl": "eof", "run": "held", "source": source, "final_tick": final}
-    return orjson.dumps({**msg, "reports_partition": reports_partition, "track": {}})
-
-
 def _proximity_ends(consumer: KafkaConsumer, want: int, timeout_s: float) -> list[dict[str, Any]]:
     """The proximity stage's end markers read from mda.alerts, until ``want`` or the timeout."""
     got: list[dict[str, Any]] = []
@@ -147,9 +141,9 @@ def test_a_half_received_end_is_read_again_by_the_next_worker(
     try:
         # Presence partition 0: half of source "s" (track partition 0's record, offset 0).
         # Partition 1: all of source "t", which shows the worker has read past it.
-        producer.send(presence, key=b"ctl", value=_track_end("s", 0), partition=0)
+        producer.send(presence, key=b"ctl", value=track_end("s", 0, run="held"), partition=0)
         for q in range(PARTITIONS):
-            producer.send(presence, key=b"ctl", value=_track_end("t", q), partition=1)
+            producer.send(presence, key=b"ctl", value=track_end("t", q, run="held"), partition=1)
         producer.flush()
         ends = _proximity_ends(consumer, PARTITIONS, 90)
         assert sorted((e["source"], e["presence_partition"]) for e in ends) == [("t", 1)] * 2
@@ -164,7 +158,7 @@ def test_a_half_received_end_is_read_again_by_the_next_worker(
     assert committed_offsets(broker.bootstrap, group, presence).get(0, 0) == 0
     second = start(2)
     try:
-        producer.send(presence, key=b"ctl", value=_track_end("s", 1), partition=0)
+        producer.send(presence, key=b"ctl", value=track_end("s", 1, run="held"), partition=0)
         producer.flush()
         ends = _proximity_ends(consumer, PARTITIONS, 90)
         log = (tmp_path / "worker2.log").read_text()[-3000:]

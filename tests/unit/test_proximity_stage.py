@@ -140,7 +140,8 @@ def test_presence_rows_objects_and_reordered_rows_give_the_same_alerts() -> None
     assert sorted(run(8, None, rewrite=_reordered), key=key) == rows
 
 
-def _track_end(source: str, reports_partition: int, run: str = "r") -> bytes:
+def track_end(source: str, reports_partition: int, run: str = "r") -> bytes:
+    """The end-of-file record track partition ``reports_partition`` sends to mda.presence."""
     final = {"tick": 1_780_315_200_000, "source": source, "stations": {}}
     msg = {"ctl": "eof", "run": run, "source": source, "final_tick": final}
     return orjson.dumps({**msg, "reports_partition": reports_partition, "track": {}})
@@ -155,11 +156,11 @@ def test_a_source_ends_once_every_track_partition_has_ended_it_copies_aside() ->
     other track partition's: before, two copies of partition 0's ended the source while
     partition 1's presences were still to come."""
     prox = ProximityStage(NAMES, 2, Geography.load(), MidTable.load_default(), Thresholds())
-    assert prox.handle(_track_end("s", 0), 1) == []
+    assert prox.handle(track_end("s", 0), 1) == []
     assert (prox.last_eof, prox.last_eof_complete) == ((1, "s"), False)
-    assert prox.handle(_track_end("s", 0), 1) == []  # the copy
+    assert prox.handle(track_end("s", 0), 1) == []  # the copy
     assert (prox.last_eof, prox.last_eof_complete) == ((1, "s"), False)
-    ends = _ends(prox.handle(_track_end("s", 1), 1))
+    ends = _ends(prox.handle(track_end("s", 1), 1))
     assert (prox.last_eof, prox.last_eof_complete) == ((1, "s"), True)
     assert [q for q, _ in ends] == [0, 1]
     for _, e in ends:
@@ -171,12 +172,12 @@ def test_a_source_ends_once_every_track_partition_has_ended_it_copies_aside() ->
         )
         assert "reports_partition" not in e and "track" not in e
     # A copy after the end: known as one, nothing sent, nothing left waiting.
-    assert prox.handle(_track_end("s", 0), 1) == []
+    assert prox.handle(track_end("s", 0), 1) == []
     assert (prox.last_eof, prox.last_eof_complete) == ((1, "s"), True)
     assert prox.sources == {}
     # Another run of the same source ends again; a presence batch is not an end.
-    prox.handle(_track_end("s", 0, run="r2"), 1)
-    assert len(_ends(prox.handle(_track_end("s", 1, run="r2"), 1))) == 2
+    prox.handle(track_end("s", 0, run="r2"), 1)
+    assert len(_ends(prox.handle(track_end("s", 1, run="r2"), 1))) == 2
     prox.handle(orjson.dumps({"presence": [], "from": 0}), 1)
     assert (prox.last_eof, prox.last_eof_complete) == (None, False)
 
@@ -184,7 +185,7 @@ def test_a_source_ends_once_every_track_partition_has_ended_it_copies_aside() ->
 def test_the_ended_sources_remembered_are_bounded() -> None:
     prox = ProximityStage(NAMES, 1, Geography.load(), MidTable.load_default(), Thresholds())
     for i in range(MAX_ENDED + 5):
-        assert len(_ends(prox.handle(_track_end(f"s{i}", 0), 0))) == 1
+        assert len(_ends(prox.handle(track_end(f"s{i}", 0), 0))) == 1
     assert len(prox.ended) == MAX_ENDED
     assert (0, "s0", "r") not in prox.ended
     assert (0, f"s{MAX_ENDED + 4}", "r") in prox.ended
