@@ -75,11 +75,14 @@ def bootstrap_for(settings: Settings, log_dir: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def worker_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``mda worker`` subprocess, stopped with SIGTERM (SIGKILL after 10 s) afterwards."""
+def python_process(
+    args: list[str], env: dict[str, str], log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m ARGS…`` with its output to ``log_path``, stopped with SIGTERM (SIGKILL
+    after 10 s) after the block."""
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.worker"],
+            [sys.executable, "-m", *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -89,6 +92,13 @@ def worker_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.P
             yield proc
         finally:
             stop_process(proc)
+
+
+def worker_process(
+    env: dict[str, str], log_path: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """A ``mda worker`` subprocess (:func:`python_process`)."""
+    return python_process(["streams.worker"], env, log_path)
 
 
 def wait_for_group(

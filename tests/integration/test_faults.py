@@ -33,7 +33,7 @@ from replay.scenarios import DATA_DIR, great_lakes_demo
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port, start_broker
 from streams.pipeline import report_items
-from streams.runner import stop_process
+from streams.runner import python_process, stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
 from tests.integration.test_worker import metric_value, scrape
@@ -111,18 +111,9 @@ def spawn_replay(
         "MDA_TOPIC_PREFIX": prefix,
         "MDA_PARTITIONS": str(PARTITIONS),
     }
-    with open(out, "wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "replay", str(SCENARIO), "--speed", str(speed)],
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
+    args = ["streams.cli", "replay", str(SCENARIO), "--speed", str(speed)]
+    with python_process(args, env, out) as proc:
         yield proc
-    finally:
-        stop_process(proc)
 
 
 def send_lines(bootstrap: str, topic: str, lines: list[str], source: str, first: int = 0) -> int:
