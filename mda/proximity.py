@@ -360,6 +360,13 @@ class ProximityState:
         self.pairs: dict[tuple[int, int], PairState] = {}
         self.pairs_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
         self.now_ms = 0
+        #: Pairs whose open alert changed (opened, seen again, closed or dropped) since the
+        #: stage last took them: what it writes to its checkpoint (``streams.proximity``).
+        self.open_changed: set[tuple[int, int]] = set()
+        #: Open pairs restored from a checkpoint (:meth:`restore`), with the event time they
+        #: were last seen at: a report up to then was evaluated before the restart (its
+        #: message is read again after a crash), so it is not evaluated again.
+        self.restored: dict[tuple[int, int], int] = {}
 
     def _forget(self, mmsi: int) -> None:
         old = self.vessels.pop(mmsi, None)
@@ -374,16 +381,34 @@ class ProximityState:
 
     def _set_pair(self, key: tuple[int, int], state: PairState | None) -> None:
         if state is None:
-            if self.pairs.pop(key, None) is None:
+            old = self.pairs.pop(key, None)
+            if old is None:
                 return
+            if old.opened_ms is not None:
+                self.open_changed.add(key)
+                self.restored.pop(key, None)
             for m in key:
                 self.pairs_of[m].discard(key)
                 if not self.pairs_of[m]:
                     del self.pairs_of[m]
         else:
+            if state.opened_ms is not None:
+                self.open_changed.add(key)
             self.pairs[key] = state
             for m in key:
                 self.pairs_of[m].add(key)
+
+    def restore(self, pairs: Iterable[PairState]) -> None:
+        """Take back open pairs from a checkpoint (another worker's, or this one's before a
+        restart), before any presence: the new owner of a partition closes an encounter the
+        old one opened, and does not open it again."""
+        for state in pairs:
+            if state.opened_ms is None:
+                continue  # (only open pairs are checkpointed)
+            key = (state.a, state.b)
+            self._set_pair(key, state)
+            self.restored[key] = state.seen_ms
+        self.open_changed.clear()
 
     def observe(self, x: Presence) -> list[Finding]:
         """Take in one presence; the findings this partition owns (see :func:`owner_cell`)."""
@@ -421,6 +446,10 @@ class ProximityState:
             if y is None or abs(x.event_ms - y.event_ms) > ttl_ms:
                 continue
             key = (min(x.mmsi, other), max(x.mmsi, other))
+            if self.restored and key in self.restored:
+                if x.event_ms <= self.restored[key]:
+                    continue  # evaluated before the restart
+                del self.restored[key]
             state, found = encounter_step(
                 self.pairs.get(key), x, y, self.th, self.boundary_distance_m
             )

@@ -30,7 +30,7 @@ from streams import metrics, reference
 from streams.app import app, settings
 from streams.codecs import CODEC_NAME
 from streams.pipeline import DecodeStage, Out, TrackStage
-from streams.proximity import ProximityStage
+from streams.proximity import OPEN_PAIRS_TABLE, ProximityStage
 from streams.topics import TopicNames
 from streams.web import vessels as vessels_page  # noqa: F401  (registers /vessels)
 
@@ -199,6 +199,15 @@ async def _forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
                 del _held_ends[end]
 
 
+@app.on_partitions_assigned.connect
+async def _forget_moved(app: Any, assigned: set[Any], **kwargs: Any) -> None:
+    """Forget the proximity state of the mda.presence partitions this worker no longer
+    holds (kept through a rebalance that leaves a partition here): if one comes back later,
+    it starts from the checkpoint, not from sets that went stale while it was away."""
+    if _proximity_stage is not None:
+        _proximity_stage.keep_only({tp.partition for tp in assigned if tp.topic == names.presence})
+
+
 @app.agent(reports_topic)
 async def track(stream: Any) -> None:
     """ais.reports → the track stage; the table is written per partition every
@@ -267,6 +276,12 @@ async def track(stream: Any) -> None:
 mids = MidTable.load_default()
 thresholds = Thresholds.from_dict(orjson.loads(settings.thresholds_json))
 _proximity_stage: ProximityStage | None = None
+#: The proximity stage's checkpoint of open pairs (streams.proximity), co-partitioned with
+#: mda.presence: a write goes to the changelog partition of the message being processed.
+open_pairs = app.Table(OPEN_PAIRS_TABLE, partitions=n)
+open_pairs.key_serializer = "json"
+open_pairs.value_serializer = "json"
+open_pairs.changelog_topic = open_pairs._new_changelog_topic()
 
 
 def proximity_stage() -> ProximityStage:
@@ -274,7 +289,9 @@ def proximity_stage() -> ProximityStage:
     global _proximity_stage
     if _proximity_stage is None:
         _, geography = _reference_and_geography()
-        _proximity_stage = ProximityStage(names, n, geography, mids, thresholds)
+        _proximity_stage = ProximityStage(
+            names, n, geography, mids, thresholds, checkpoint=open_pairs
+        )
     return _proximity_stage
 
 

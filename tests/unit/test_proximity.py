@@ -19,6 +19,7 @@ from mda.proximity import (
     PRESENCE_ROW,
     PRESENCE_ROW_CHECK,
     PRESENCE_SOURCE,
+    PairState,
     Presence,
     ProximityState,
     cell_partition,
@@ -340,3 +341,72 @@ def test_presence_row_reads_back_column_by_column() -> None:
     forget = row.copy()
     forget[PRESENCE_CELLS] = []
     assert all(Presence.from_row(forget, p, 4).cells == () for p in range(4))
+
+
+def restarted(grid: Grid) -> Grid:
+    """The grid after a restart: new states that took back only the open pairs (what the
+    proximity stage checkpoints), with no vessels."""
+    new = Grid(grid.n)
+    new.homes = dict(grid.homes)
+    for old, state in zip(grid.states, new.states, strict=True):
+        state.restore(p for p in old.pairs.values() if p.open)
+    return new
+
+
+def test_a_restored_open_pair_is_closed_with_its_id_and_not_opened_again() -> None:
+    a, b = ERIE, north(*ERIE, 300)
+    grid = Grid()
+    opened = drift(grid, {1: a, 2: b}, 21)
+    assert [f.status for f in opened] == ["open"]
+    again = restarted(grid)
+    assert all(s.open_changed == set() for s in again.states)
+    # Close for 25 more minutes: without the restored pair, a new open (a new id) at 20 min.
+    assert drift(again, {1: a, 2: b}, 25, start=T0_MS + 22 * MIN) == []
+    t = T0_MS + 48 * MIN
+    closed = again.report(1, t, *a) + again.report(2, t + 10_000, *north(*ERIE, 1500), sog=8.0)
+    assert [(f.status, f.alert_id) for f in closed] == [("closed", opened[0].alert_id)]
+    assert closed[0].opened_ms == opened[0].event_ms
+
+
+def test_reports_up_to_a_restored_pairs_seen_time_are_not_evaluated_again() -> None:
+    """After a crash Faust delivers again what was processed after the last commit: the
+    pair's reports up to its checkpointed time were evaluated, and are not again."""
+    a, far, near = ERIE, north(*ERIE, 1500), north(*ERIE, 300)
+    grid = Grid()
+    history = [(1, T0_MS + i * MIN, a) for i in range(5)]
+    history += [(2, T0_MS + i * MIN + 10_000, far) for i in range(5)]
+    history += [(1, T0_MS + i * MIN, a) for i in range(5, 27)]
+    history += [(2, T0_MS + i * MIN + 10_000, near) for i in range(5, 27)]
+    history.sort(key=lambda r: r[1])
+    found = [f for m, t, pos in history for f in grid.report(m, t, *pos)]
+    assert [f.status for f in found] == ["open"]
+    again = restarted(grid)
+    # The whole history again: the early reports 1.5 km apart would close the restored pair.
+    assert [f for m, t, pos in history for f in again.report(m, t, *pos)] == []
+    t = T0_MS + 28 * MIN
+    assert drift(again, {1: a, 2: near}, 3, start=t) == []
+    closed = again.report(2, t + 4 * MIN, *far, sog=8.0)
+    assert [(f.status, f.alert_id) for f in closed] == [("closed", found[0].alert_id)]
+
+
+def test_the_open_pairs_changed_are_kept_for_the_checkpoint() -> None:
+    a, b = ERIE, north(*ERIE, 300)
+    grid = Grid()
+    drift(grid, {1: a, 2: b}, 19)
+    assert all(s.open_changed == set() for s in grid.states)  # in progress: not kept
+    drift(grid, {1: a, 2: b}, 2, start=T0_MS + 20 * MIN)
+    holders = [s for s in grid.states if (1, 2) in s.pairs]
+    assert holders and all(s.open_changed == {(1, 2)} for s in holders)
+    for s in holders:
+        s.open_changed.clear()
+    grid.report(2, T0_MS + 23 * MIN, *north(*ERIE, 1500), sog=8.0)
+    assert all(s.open_changed == {(1, 2)} and (1, 2) not in s.pairs for s in holders)
+    # A restored pair unseen for encounter_keep_s is dropped, and that is a change too.
+    again = restarted(Grid())
+    state = again.states[0]
+    state.restore([PairState(1, 2, T0_MS, T0_MS, T0_MS - MIN, "high", seen_ms=T0_MS)])
+    state.expire(T0_MS + TH.encounter_keep_s * 1000 - 1)
+    assert (1, 2) in state.pairs and state.open_changed == set()
+    state.expire(T0_MS + TH.encounter_keep_s * 1000 + 1)
+    assert (1, 2) not in state.pairs and (1, 2) not in state.restored
+    assert state.open_changed == {(1, 2)}

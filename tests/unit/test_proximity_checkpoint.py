@@ -1,0 +1,192 @@
+"""The proximity stage's checkpoint of open pairs: what the next holder of a partition (after
+a rebalance or a restart) takes back, so that it closes the encounters the last one opened
+and does not open them again."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import orjson
+import pytest
+
+from mda.geo import Geography, load_zones, merge_zones
+from mda.mid import MidTable
+from mda.model import RawLine
+from mda.rules.context import RuleContext
+from mda.thresholds import Thresholds
+from mda.track import VesselTrack
+from replay.scenarios import rules_encounter
+from streams.pipeline import DecodeStage, TrackStage
+from streams.proximity import (
+    CHECKPOINT_REFRESH_MS,
+    ProximityStage,
+    checkpoint_key,
+    pair_of,
+)
+from streams.settings import Settings
+from streams.topics import TopicNames
+from tests.unit.builders import through_track
+
+NAMES = TopicNames.from_settings(Settings())
+PARTITIONS = 2
+OPENED = "2026-06-01T12:20:20.000Z"  # the last of the scenario's four opens
+CLOSED = "2026-06-01T12:32:05.000Z"  # its one close
+
+
+class Writes(dict[str, Any]):
+    """A checkpoint that records every write and delete."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, Any]] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.log.append((key, value))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.log.append((key, None))
+        super().__delitem__(key)
+
+
+def scenario_messages() -> tuple[Geography, list[tuple[int, bytes]]]:
+    """The encounter scenario's mda.presence messages in the order the track stage sends
+    them (small decode batches, so there are many), with the end of the source."""
+    scenario = rules_encounter()
+    assert scenario.zones_path is not None
+    geography = Geography(merge_zones(Geography.load().zones, load_zones(scenario.zones_path)))
+    decode = DecodeStage(NAMES, PARTITIONS)
+    tracks: dict[int, VesselTrack] = {}
+    track = TrackStage(NAMES, PARTITIONS, RuleContext(geography, MidTable.load_default()), tracks)
+    raw = [RawLine("enc", i, text, 0).to_dict() for i, text in enumerate(scenario.lines, 1)]
+    batches = [orjson.dumps({"lines": raw[i : i + 6]}) for i in range(0, len(raw), 6)]
+    batches.append(orjson.dumps({"ctl": "eof", "run": "r", "source": "enc"}))
+    msgs = []
+    for _, t in through_track(decode, track, batches):
+        if t.topic == NAMES.presence:
+            assert t.partition is not None
+            msgs.append((t.partition, t.value))
+    return geography, msgs
+
+
+def stage(geography: Geography, checkpoint: dict[str, Any] | None) -> ProximityStage:
+    return ProximityStage(
+        NAMES, PARTITIONS, geography, MidTable.load_default(), Thresholds(), checkpoint
+    )
+
+
+def encounters(prox: ProximityStage, msgs: list[tuple[int, bytes]]) -> list[tuple[Any, ...]]:
+    out = []
+    for p, value in msgs:
+        for o in prox.handle(value, p):
+            if o.key != b"ctl":
+                a = orjson.loads(o.value)
+                out.append(
+                    (a["event_time"], a["alert_id"], a["status"], a["mmsi"], a["other_mmsi"])
+                )
+    return out
+
+
+def handover_index(geography: Geography, msgs: list[tuple[int, bytes]]) -> int:
+    """The first message after the scenario's last open (its pairs all open, one to close)."""
+    prox = stage(geography, None)
+    for i, (p, value) in enumerate(msgs):
+        events = [orjson.loads(o.value).get("event_time") for o in prox.handle(value, p)]
+        if OPENED in events:
+            return i + 1
+    raise AssertionError("the scenario's last open was not found")
+
+
+@pytest.fixture(scope="module")
+def scenario() -> tuple[Geography, list[tuple[int, bytes]], int]:
+    geography, msgs = scenario_messages()
+    return geography, msgs, handover_index(geography, msgs)
+
+
+def test_the_next_holder_closes_what_the_last_opened_and_opens_nothing_again(
+    scenario: tuple[Geography, list[tuple[int, bytes]], int],
+) -> None:
+    geography, msgs, k = scenario
+    reference = encounters(stage(geography, Writes()), msgs)
+    assert [a[2] for a in reference] == ["open"] * 4 + ["closed"]
+    assert reference == encounters(stage(geography, None), msgs)  # the checkpoint changes none
+    for back in (0, 3, k):  # the next holder starts where the last stopped, or reads again
+        checkpoint = Writes()
+        first = encounters(stage(geography, checkpoint), msgs[:k])
+        assert [a[2] for a in first] == ["open"] * 4
+        # Each open pair, on each partition that holds it (the owner and the others).
+        held = [pair_of(key, value) for key, value in checkpoint.items()]
+        assert {(s.a, s.b) for _, _, s in held} == {a[3:] for a in first}
+        nxt = stage(geography, checkpoint)
+        second = encounters(nxt, msgs[k - back :])
+        assert first + second == reference, back
+        assert nxt.pairs_restored == len(held)
+        assert checkpoint == {}  # the source ended: its pairs with it
+    # Without the checkpoint the next holder never closes the pair.
+    no = stage(geography, None)
+    assert encounters(no, msgs[:k]) + encounters(stage(geography, None), msgs[k:]) != reference
+
+
+def test_a_partition_that_moves_away_and_back_starts_from_the_checkpoint(
+    scenario: tuple[Geography, list[tuple[int, bytes]], int],
+) -> None:
+    geography, msgs, k = scenario
+    reference = encounters(stage(geography, {}), msgs)
+    prox = stage(geography, {})
+    got = encounters(prox, msgs[:k])
+    prox.keep_only({1})  # partition 0 moved to another worker
+    assert {p for p, _ in prox.sources} == {1}
+    prox.keep_only({0, 1})  # ... and came back
+    got += encounters(prox, msgs[k:])
+    assert got == reference
+    assert prox.pairs_restored > 0
+
+
+def test_an_open_pair_is_written_when_it_opens_closes_and_is_seen_10_minutes_on(
+    scenario: tuple[Geography, list[tuple[int, bytes]], int],
+) -> None:
+    geography, msgs, _ = scenario
+    opened = {a[3:] for a in encounters(stage(geography, None), msgs) if a[2] == "open"}
+    checkpoint = Writes()
+    prox = stage(geography, checkpoint)
+    rest = iter(msgs)
+    for m in rest:
+        closed = [a[3:] for a in encounters(prox, [m]) if a[2] == "closed"]
+        if closed:  # out of the checkpoint as it closes; the pairs still open stay in
+            held = {(s.a, s.b) for _, _, s in (pair_of(k, v) for k, v in checkpoint.items())}
+            assert held == opened - set(closed) and len(held) == 3
+            break
+    encounters(prox, list(rest))
+    by_key: dict[str, list[Any]] = {}
+    for key, value in checkpoint.log:
+        by_key.setdefault(key, []).append(value)
+    assert by_key
+    for key, values in by_key.items():
+        assert values[-1] is None  # deleted: closed, or at the source's end
+        written = [pair_of(key, v)[2] for v in values[:-1]]
+        assert written and all(s.open for s in written)
+        assert written[0].seen_ms == written[0].opened_ms  # written when it opened
+        # then again only once seen CHECKPOINT_REFRESH_MS on
+        gaps = [b.seen_ms - a.seen_ms for a, b in pairwise(written)]
+        assert all(g >= CHECKPOINT_REFRESH_MS for g in gaps), gaps
+    # The raft's pairs, open from 12:20 to the end at 12:40, are written at 12:20, 12:30 and
+    # 12:40 and deleted at the end; the drifting pair (12:20:05 to 12:32:05) at 12:20 and
+    # 12:30 and deleted when it closes. Not at every report (one a minute per vessel).
+    assert sorted({len(v) for v in by_key.values()}) == [3, 4]
+
+
+def test_entries_that_are_not_open_pairs_are_counted_and_skipped(
+    scenario: tuple[Geography, list[tuple[int, bytes]], int],
+) -> None:
+    geography, msgs, _ = scenario
+    bad: dict[str, Any] = {
+        "not json": {},
+        checkpoint_key(0, "enc", 2, 1): {"a": 1, "b": 2, "opened_ms": 5, "seen_ms": 5},
+        checkpoint_key(0, "enc", 1, 2): {"a": 1, "b": 2, "opened_ms": 5, "severity": "x"},
+        orjson.dumps([0, 7, 1, 2]).decode(): {},
+    }
+    prox = stage(geography, dict(bad))
+    assert encounters(prox, msgs) == encounters(stage(geography, None), msgs)
+    assert prox.checkpoint_rejects == len(bad) * PARTITIONS  # skipped by each partition's read
+    assert prox.pairs_restored == 0
