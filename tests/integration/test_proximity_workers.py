@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from mda.alerts import iso_utc, validate_message
 from mda.model import RawLine
 from mda.proximity import fan_out, home_cell
-from replay.scenarios import ERIE_LAT, ERIE_LON, rules_encounter
+from replay.scenarios import ERIE_LAT, ERIE_LON, T0, rules_encounter
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
@@ -173,3 +173,96 @@ def test_a_half_received_end_is_read_again_by_the_next_worker(
         stop_process(second)
         producer.close()
         consumer.close()
+
+
+def test_the_next_worker_closes_the_encounter_the_last_one_opened(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Worker 1 opens the scenario's four encounters and stops (as in a rebalance or a
+    restart); worker 2, in the same group, gets the rest of the input. It takes the open
+    pairs back from the checkpoint (the changelog of ``proximity_open_pairs``): it closes the
+    drifting pair with the id worker 1 opened it with, and opens none of them again. Before,
+    worker 2 started from empty vessel sets and pairs, and the close never came."""
+    scenario = rules_encounter()
+    assert scenario.zones_path is not None
+    prefix = f"handover{free_port()}."
+    group = f"handover-{prefix}"
+    ensure_topics(
+        broker.bootstrap, topic_specs(Settings(topic_prefix=prefix, partitions=PARTITIONS))
+    )
+
+    def start(n: int) -> subprocess.Popen[bytes]:
+        env = worker_env(
+            broker.bootstrap,
+            app_id=group,
+            prefix=prefix,
+            partitions=PARTITIONS,
+            data_dir=tmp_path / f"data{n}",
+            MDA_ZONES=str(scenario.zones_path),
+        )
+        return spawn_worker(env, tmp_path / f"worker{n}.log")
+
+    handover_s = (T0 + 25 * 60_000) // 1000  # 12:25, after the opens (12:20), before the close
+    recs = [RawLine("enc", i, t, 0).to_dict() for i, t in enumerate(scenario.lines, 1)]
+    k = next(i for i, t in enumerate(scenario.lines) if int(t.split("c:")[1][:10]) >= handover_s)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+    tps = [TopicPartition(f"{prefix}mda.alerts", p) for p in range(PARTITIONS)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    alerts: list[dict[str, Any]] = []
+
+    def read_until(done: Any, timeout_s: float, log: Path) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            for records in consumer.poll(timeout_ms=500).values():
+                alerts.extend(orjson.loads(r.value) for r in records)
+
+    def send(lines: list[dict[str, Any]]) -> None:
+        for i in range(0, len(lines), 40):
+            value = orjson.dumps({"lines": lines[i : i + 40]})
+            producer.send(f"{prefix}ais.raw", key=b"enc", value=value)
+        producer.flush()
+
+    def encounters(status: str) -> list[dict[str, Any]]:
+        return [a for a in alerts if a.get("rule") == "ENCOUNTER" and a["status"] == status]
+
+    first = start(1)
+    try:
+        send(recs[:k])
+        read_until(lambda: len(encounters("open")) == 4, 120, tmp_path / "worker1.log")
+    finally:
+        stop_process(first)
+    second = start(2)
+    try:
+        send(recs[k:])
+        producer.send(
+            f"{prefix}ais.raw",
+            key=b"enc",
+            value=orjson.dumps({"ctl": "eof", "run": "handover", "source": "enc"}),
+        )
+        producer.flush()
+        ends = lambda: sum(1 for a in alerts if a.get("stage") == "proximity")  # noqa: E731
+        read_until(lambda: ends() == PARTITIONS * PARTITIONS, 120, tmp_path / "worker2.log")
+    finally:
+        stop_process(second)
+        producer.close()
+        consumer.close()
+    log = (tmp_path / "worker2.log").read_text()
+    assert "taken back from the checkpoint" in log
+    for a in alerts:
+        if a.get("rule"):
+            assert validate_message(a) == [], a
+    got = sorted(
+        (a["mmsi"], a["event_time"], a["severity"], a["status"])
+        for a in encounters("open") + encounters("closed")
+    )
+    want = sorted(
+        (e.mmsi, iso_utc(e.event_ms), e.severity, e.status)
+        for e in scenario.expected
+        if e.rule == "ENCOUNTER"
+    )
+    assert got == want, log[-3000:]
+    (closed,) = encounters("closed")
+    assert closed["alert_id"] in {a["alert_id"] for a in encounters("open")}
