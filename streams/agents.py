@@ -27,6 +27,7 @@ from mda.mid import MidTable
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
 from streams import metrics, reference
+from streams.acks import InOrderAcks
 from streams.app import app, settings
 from streams.codecs import CODEC_NAME
 from streams.pipeline import DecodeStage, Out, TrackStage
@@ -180,8 +181,8 @@ def current_tracks() -> list[Any]:
 
 @app.on_partitions_revoked.connect
 async def _forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
-    """Drop the unflushed track state, unacknowledged messages and held end-of-file records
-    of revoked partitions.
+    """Drop the unflushed track state and the unacknowledged messages (held end-of-file
+    records and those after them) of revoked partitions.
 
     Nothing of them is written: the messages were not acknowledged, so their offsets were not
     committed, and whoever gets the partition processes them again on the table's state.
@@ -195,8 +196,7 @@ async def _forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
                 _track_stage.drop(tp.partition)
         elif tp.topic == names.presence:
             # Their offsets stay uncommitted: the partition's next owner reads them again.
-            for end in [e for e in _held_ends if e[0] == tp.partition]:
-                del _held_ends[end]
+            _presence_acks.drop(tp.partition)
 
 
 @app.on_partitions_assigned.connect
@@ -295,9 +295,10 @@ def proximity_stage() -> ProximityStage:
     return _proximity_stage
 
 
-#: Per (mda.presence partition, source): the end-of-file records the proximity agent holds
-#: unacknowledged until every track partition's has come (ProximityStage.last_eof_complete).
-_held_ends: dict[tuple[int, str], list[Any]] = defaultdict(list)
+#: Per mda.presence partition, the proximity agent's messages not acknowledged yet, in order:
+#: an end-of-file record that does not complete its source's end (ProximityStage.last_eof_
+#: complete) holds itself and every later message until the last track partition's comes.
+_presence_acks: InOrderAcks[Any] = InOrderAcks()
 
 
 @app.agent(topics_by_name[names.presence])
@@ -306,25 +307,30 @@ async def proximity(stream: Any) -> None:
     track partition; one that does not complete it is acknowledged only when the last comes,
     so that its offset is not committed before: whoever holds the partition after a
     rebalance or a restart reads it again, instead of waiting for it forever (the stage keeps
-    the part it has in memory). Everything else is acknowledged once processed."""
+    the part it has in memory). Messages are acknowledged in offset order, so the ones after
+    a held record wait with it (Faust commits past a single unacknowledged message:
+    streams.acks); everything else is acknowledged once processed."""
     stage = proximity_stage()
     manual = stream.noack()
     async for event in manual.events():
         started = time.perf_counter()
+        partition = event.message.partition
         try:
-            outs = stage.handle(event.value, event.message.partition, event.message.offset)
+            outs = stage.handle(event.value, partition, event.message.offset)
         except MdaError as exc:
             await _send(_bad_message("proximity", event, exc))
-            await manual.ack(event)
+            _presence_acks.add(partition, event)
+            await _ack(manual, _presence_acks.ready(partition))
             continue
         await _send(outs)
         end = stage.last_eof
         if end is not None and not stage.last_eof_complete:
-            _held_ends[end].append(event)
+            _presence_acks.add(partition, event, hold=end)
         else:
-            await manual.ack(event)
+            _presence_acks.add(partition, event)
             if end is not None:
-                await _ack(manual, _held_ends.pop(end, []))
+                _presence_acks.let_go(partition, end)
+        await _ack(manual, _presence_acks.ready(partition))
         if stage.last_bad_rows:
             metrics.MESSAGES_REJECTED.labels(reason="bad_message").inc(stage.last_bad_rows)
         for f in stage.last_findings:
