@@ -311,6 +311,7 @@ async def proximity(stream: Any) -> None:
     a held record wait with it (Faust commits past a single unacknowledged message:
     streams.acks); everything else is acknowledged once processed."""
     stage = proximity_stage()
+    restored = stage.pairs_restored
     manual = stream.noack()
     async for event in manual.events():
         started = time.perf_counter()
@@ -333,6 +334,9 @@ async def proximity(stream: Any) -> None:
         await _ack(manual, _presence_acks.ready(partition))
         if stage.last_bad_rows:
             metrics.MESSAGES_REJECTED.labels(reason="bad_message").inc(stage.last_bad_rows)
+        if stage.pairs_restored != restored:
+            metrics.ENCOUNTERS_RESTORED.inc(stage.pairs_restored - restored)
+            restored = stage.pairs_restored
         for f in stage.last_findings:
             metrics.ALERTS.labels(rule=f.rule, severity=f.severity, status=f.status).inc()
         metrics.STAGE_SECONDS.labels(stage="proximity").observe(time.perf_counter() - started)

@@ -42,6 +42,11 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, float("inf")),
 )
+ENCOUNTERS_RESTORED = Counter(
+    "mda_encounters_restored_total",
+    "Open ENCOUNTER pairs taken back from the proximity stage's checkpoint by a partition's "
+    "next holder (after a rebalance or a restart)",
+)
 WATERMARK = Gauge(
     "mda_watermark_seconds", "Event-time watermark of the track stage (max over partitions)"
 )

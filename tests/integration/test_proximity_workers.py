@@ -4,6 +4,7 @@ every topic on the embedded broker; each pair of the scenario has its H3 ring on
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
+from tests.integration.test_worker import scrape
 from tests.integration.workers import committed_offsets, spawn_worker, worker_env
 from tests.unit.test_proximity_stage import track_end
 
@@ -198,6 +200,8 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
         broker.bootstrap, topic_specs(Settings(topic_prefix=prefix, partitions=PARTITIONS))
     )
 
+    web_port = free_port()
+
     def start(n: int) -> subprocess.Popen[bytes]:
         env = worker_env(
             broker.bootstrap,
@@ -205,6 +209,7 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
             prefix=prefix,
             partitions=PARTITIONS,
             data_dir=tmp_path / f"data{n}",
+            web_port=web_port,
             MDA_ZONES=str(scenario.zones_path),
         )
         return spawn_worker(env, tmp_path / f"worker{n}.log")
@@ -252,12 +257,16 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
         producer.flush()
         ends = lambda: sum(1 for a in alerts if a.get("stage") == "proximity")  # noqa: E731
         read_until(lambda: ends() == PARTITIONS * PARTITIONS, 120, tmp_path / "worker2.log")
+        metrics = scrape(web_port)
     finally:
         stop_process(second)
         producer.close()
         consumer.close()
     log = (tmp_path / "worker2.log").read_text()
-    assert "taken back from the checkpoint" in log
+    # Each open pair on each partition that held it (the owner and any other).
+    taken = [int(n) for n in re.findall(r"proximity: (\d+) open pair\(s\)", log)]
+    assert 4 <= sum(taken) <= 4 * PARTITIONS, log[-3000:]
+    assert f"mda_encounters_restored_total {float(sum(taken))}" in metrics
     for a in alerts:
         if a.get("rule"):
             assert validate_message(a) == [], a
