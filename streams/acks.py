@@ -50,6 +50,17 @@ class InOrderAcks(Generic[E]):
             out.append(queue.popleft()[0])  # type: ignore[arg-type]
         return out
 
+    def give_up_over(self, partition: int, limit: int) -> list[Hashable]:
+        """Let every hold of ``partition`` go once more than ``limit`` events wait behind
+        them, and return those holds: a hold whose end never comes must not stop the
+        partition's commits, and keep its events in memory, for ever."""
+        if self.waiting(partition) <= limit:
+            return []
+        holds = self.holds(partition)
+        for hold in holds:
+            self.let_go(partition, hold)
+        return holds
+
     def drop(self, partition: int) -> None:
         """Forget a revoked partition: its events stay unacknowledged (its offsets are not
         committed), so its next owner reads them again."""

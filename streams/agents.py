@@ -299,6 +299,10 @@ def proximity_stage() -> ProximityStage:
 #: an end-of-file record that does not complete its source's end (ProximityStage.last_eof_
 #: complete) holds itself and every later message until the last track partition's comes.
 _presence_acks: InOrderAcks[Any] = InOrderAcks()
+#: Messages of a partition that may wait behind held records before the holds are given up
+#: (a record whose partner never comes): bounds the memory they take and the commit's lag.
+#: `mda run` and the bench hold a few hundred at most.
+MAX_HELD_MESSAGES = 10_000
 
 
 @app.agent(topics_by_name[names.presence])
@@ -331,6 +335,13 @@ async def proximity(stream: Any) -> None:
             _presence_acks.add(partition, event)
             if end is not None:
                 _presence_acks.let_go(partition, end)
+        for held in _presence_acks.give_up_over(partition, MAX_HELD_MESSAGES):
+            log.warning(
+                "the end of (partition, source) %r on mda.presence is still incomplete after "
+                "%d messages: its record is acknowledged (a restart will not read it again)",
+                held,
+                MAX_HELD_MESSAGES,
+            )
         await _ack(manual, _presence_acks.ready(partition))
         if stage.last_bad_rows:
             metrics.MESSAGES_REJECTED.labels(reason="bad_message").inc(stage.last_bad_rows)

@@ -76,3 +76,18 @@ def test_a_dropped_partition_is_forgotten() -> None:
     acks.let_go(0, "s")
     acks.add(0, 3)
     assert acks.ready(0) == [3]
+
+
+def test_holds_are_given_up_when_too_many_events_wait() -> None:
+    acks: InOrderAcks[int] = InOrderAcks()
+    acks.add(0, 0, hold="s")
+    acks.add(0, 1, hold="t")
+    for i in range(2, 5):
+        acks.add(0, i)
+    assert acks.give_up_over(0, 5) == []
+    assert acks.ready(0) == []
+    acks.add(0, 5)
+    assert acks.give_up_over(0, 5) == ["s", "t"]
+    assert acks.ready(0) == list(range(6))
+    acks.let_go(0, "s")  # its end comes after all: nothing left to let go
+    assert acks.give_up_over(0, 0) == []
