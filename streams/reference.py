@@ -142,8 +142,11 @@ def forward(
     return [Out(names.reports, b"ctl", ctl, p) for p in range(partitions)]
 
 
-def load(directory: Path, settings: Settings, *, prune: bool = False) -> int:
-    """``mda reference load DIR``: validate, then publish. Returns the exit code."""
+def load(
+    directory: Path, settings: Settings, *, prune: bool = False, connect_timeout_s: float = 60.0
+) -> int:
+    """``mda reference load DIR``: validate, then publish. Returns the exit code (a broker
+    not reachable within ``connect_timeout_s``: 1, and a line that says so)."""
     try:
         ref = load_reference_dir(directory)
     except ReferenceDataError as exc:
@@ -154,7 +157,15 @@ def load(directory: Path, settings: Settings, *, prune: bool = False) -> int:
         print("mda reference load needs MDA_KAFKA_BOOTSTRAP", file=sys.stderr)
         return 2
     names = TopicNames.from_settings(settings)
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    try:
+        ensure_topics(settings.kafka_bootstrap, topic_specs(settings), connect_timeout_s)
+    except KafkaError as exc:
+        print(
+            f"mda reference load: broker {settings.kafka_bootstrap} not reachable in "
+            f"{connect_timeout_s:.0f} s ({type(exc).__name__}: {exc}); nothing published",
+            file=sys.stderr,
+        )
+        return 1
     records = publishable(names, ref)
     tombstones: list[tuple[str, str]] = []
     if prune:
