@@ -18,7 +18,8 @@ memory of one span of presences (plus however far the slowest track partition tr
 
 State lives in the stage (in memory), per (partition, source): the vessel sets and pairs of
 :class:`mda.proximity.ProximityState`, bounded by event time. The open pairs (an ENCOUNTER
-alert open) are also written to a checkpoint, the changelog-backed table
+alert open), with their vessels' IMO and name, are also written to a checkpoint, the
+changelog-backed table
 ``proximity_open_pairs`` in the worker, keyed by partition, source and pair, when one opens,
 closes or is dropped, and again once seen :data:`CHECKPOINT_REFRESH_MS` of event time after
 its last write. The first message of a (partition, source) that this stage does not hold
@@ -110,7 +111,9 @@ def checkpoint_key(partition: int, source: str, a: int, b: int) -> str:
     return orjson.dumps([partition, source, a, b]).decode()
 
 
-def pair_value(state: PairState) -> dict[str, Any]:
+def pair_value(state: PairState, identities: dict[int, VesselIdentity]) -> dict[str, Any]:
+    """An open pair's checkpoint value, with the two vessels' IMO and name where known (so
+    that the next holder's close alert names them, before their next static report)."""
     return {
         "a": state.a,
         "b": state.b,
@@ -119,7 +122,30 @@ def pair_value(state: PairState) -> dict[str, Any]:
         "opened_ms": state.opened_ms,
         "severity": state.severity,
         "seen_ms": state.seen_ms,
+        "identities": {
+            str(m): [identities[m].imo, identities[m].name]
+            for m in (state.a, state.b)
+            if m in identities
+        },
     }
+
+
+def identities_of(value: Any) -> dict[int, VesselIdentity]:
+    """The vessels' IMO and name of a checkpoint value (what cannot be read: left out)."""
+    out: dict[int, VesselIdentity] = {}
+    found = value.get("identities") if type(value) is dict else None
+    if type(found) is not dict:
+        return out
+    for mmsi, known in found.items():
+        if (
+            type(known) is list
+            and len(known) == 2
+            and type(known[0]) in (int, type(None))
+            and type(known[1]) in (str, type(None))
+            and mmsi.isdigit()
+        ):
+            out[int(mmsi)] = VesselIdentity(known[0], known[1], None)
+    return out
 
 
 def pair_of(key: Any, value: Any) -> tuple[int, str, PairState]:
@@ -179,8 +205,11 @@ class ProximityStage:
         #: Open pairs written here and read back by the next holder of a partition (the
         #: worker's changelog-backed table; None: no checkpoint).
         self.checkpoint = checkpoint
-        #: Per partition read from the checkpoint: the open pairs of each source not taken yet.
-        self._checkpointed: dict[int, dict[str, list[PairState]]] = {}
+        #: Per partition read from the checkpoint: the open pairs of each source not taken yet,
+        #: with what the checkpoint knows of their vessels.
+        self._checkpointed: dict[
+            int, dict[str, list[tuple[PairState, dict[int, VesselIdentity]]]]
+        ] = {}
         #: Open pairs taken back from the checkpoint, and its entries that were not ours.
         self.pairs_restored = 0
         self.checkpoint_rejects = 0
@@ -192,10 +221,13 @@ class ProximityStage:
             s = _Source(ProximityState(self.thresholds, self.geography.boundary_distance_m))
             self.sources[key] = s
             if self.checkpoint is not None:
-                pairs = self._open_pairs_of(partition).pop(source, [])
-                if pairs:
+                taken = self._open_pairs_of(partition).pop(source, [])
+                if taken:
+                    pairs = [pair for pair, _ in taken]
                     s.state.restore(pairs)
                     s.written = {(p.a, p.b): (p.opened_ms or 0, p.seen_ms) for p in pairs}
+                    for _, identities in taken:
+                        s.identities.update(identities)
                     self.pairs_restored += len(pairs)
                     log.info(
                         "proximity: %d open pair(s) of %r on mda.presence partition %d taken "
@@ -206,7 +238,9 @@ class ProximityStage:
                     )
         return s
 
-    def _open_pairs_of(self, partition: int) -> dict[str, list[PairState]]:
+    def _open_pairs_of(
+        self, partition: int
+    ) -> dict[str, list[tuple[PairState, dict[int, VesselIdentity]]]]:
         """The checkpoint's open pairs of ``partition`` by source, read once per holding."""
         got = self._checkpointed.get(partition)
         if got is None:
@@ -220,7 +254,7 @@ class ProximityStage:
                     log.warning("proximity checkpoint entry %r skipped: %s", key, exc)
                     continue
                 if p == partition:
-                    got[source].append(state)
+                    got[source].append((state, identities_of(value)))
         return got
 
     def _save(self, partition: int, source: str, s: _Source) -> None:
@@ -238,7 +272,7 @@ class ProximityStage:
                         or state.seen_ms - written[1] >= CHECKPOINT_REFRESH_MS
                     ):
                         self.checkpoint[checkpoint_key(partition, source, *pair)] = pair_value(
-                            state
+                            state, s.identities
                         )
                         s.written[pair] = (state.opened_ms, state.seen_ms)
                 elif written is not None:

@@ -10,9 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
+from mda.alerts import VesselIdentity
 from mda.geo import Geography, load_zones, merge_zones
+from mda.hexgrid import PRESENCE_RES, latlng_to_cell
 from mda.mid import MidTable
 from mda.model import RawLine
+from mda.proximity import presence_row
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
 from mda.track import VesselTrack
@@ -22,6 +25,7 @@ from streams.proximity import (
     CHECKPOINT_REFRESH_MS,
     ProximityStage,
     checkpoint_key,
+    identities_of,
     pair_of,
 )
 from streams.settings import Settings
@@ -190,3 +194,61 @@ def test_entries_that_are_not_open_pairs_are_counted_and_skipped(
     assert encounters(prox, msgs) == encounters(stage(geography, None), msgs)
     assert prox.checkpoint_rejects == len(bad) * PARTITIONS  # skipped by each partition's read
     assert prox.pairs_restored == 0
+
+
+def _presences(rows: list[list[Any]], tick: int) -> bytes:
+    """One track partition's presence message (1 partition): rows, then the closing tick."""
+    return orjson.dumps({"presence": [*rows, {"tick": tick, "source": "s"}], "from": 0})
+
+
+def test_the_next_holder_names_the_vessels_of_an_encounter_it_closes() -> None:
+    """The checkpoint keeps the two vessels' IMO and name: the close alert of the next holder
+    names the vessel before any static report of it comes again."""
+    lat, lon = 42.30, -81.0
+    home = latlng_to_cell(lat, lon, PRESENCE_RES)
+    t0 = 1_780_315_200_000
+
+    def row(mmsi: int, t: int, dlat: float, name: str | None, imo: int | None) -> list[Any]:
+        return presence_row(mmsi, "s", lat + dlat, lon, 1.0, 90.0, t, False, home, name, imo)
+
+    def run(prox: ProximityStage, minutes: range, dlat: float, named: bool) -> list[Any]:
+        alerts = []
+        for i in minutes:
+            t = t0 + i * 60_000
+            rows = [
+                row(
+                    316000001,
+                    t,
+                    0.0,
+                    "NORTHERN STAR" if named else None,
+                    9000001 if named else None,
+                ),
+                row(316000002, t + 10_000, dlat, None, None),
+            ]
+            for o in prox.handle(_presences(rows, t + 20_000), 0):
+                alerts.append(orjson.loads(o.value))
+        return alerts
+
+    geography = Geography.load()
+    checkpoint: dict[str, Any] = {}
+    first = ProximityStage(NAMES, 1, geography, MidTable.load_default(), Thresholds(), checkpoint)
+    opened = run(first, range(22), 0.0027, named=True)
+    assert [(a["status"], a["vessel_name"], a["imo"]) for a in opened] == [
+        ("open", "NORTHERN STAR", 9000001)
+    ]
+    nxt = ProximityStage(NAMES, 1, geography, MidTable.load_default(), Thresholds(), checkpoint)
+    closed = run(nxt, range(22, 24), 0.02, named=False)  # 2.2 km apart, no static report
+    assert [(a["status"], a["alert_id"]) for a in closed] == [("closed", opened[0]["alert_id"])]
+    assert (closed[0]["vessel_name"], closed[0]["imo"]) == ("NORTHERN STAR", 9000001)
+
+
+def test_identities_that_cannot_be_read_are_left_out() -> None:
+    good = {"identities": {"1": [9000001, "A"], "2": [None, None]}}
+    assert identities_of(good) == {
+        1: VesselIdentity(9000001, "A", None),
+        2: VesselIdentity(None, None, None),
+    }
+    for bad in (None, [], {}, {"identities": []}, {"identities": {"x": [1, "A"]}}):
+        assert identities_of(bad) == {}
+    for known in ([1], ["1", "A"], [1, 2], "A", None):
+        assert identities_of({"identities": {"1": known}}) == {}
