@@ -19,10 +19,9 @@ memory of one span of presences (plus however far the slowest track partition tr
 State lives in the stage (in memory), per (partition, source): the vessel sets and pairs of
 :class:`mda.proximity.ProximityState`, bounded by event time. The open pairs (an ENCOUNTER
 alert open), with their vessels' IMO and name, are also written to a checkpoint, the
-changelog-backed table
-``proximity_open_pairs`` in the worker, keyed by partition, source and pair, when one opens,
-closes or is dropped, and again once seen :data:`CHECKPOINT_REFRESH_MS` of event time after
-its last write. The first message of a (partition, source) that this stage does not hold
+changelog-backed table ``proximity_open_pairs`` in the worker, keyed by partition, source
+and pair, when one opens, closes or is dropped, and again once seen
+:data:`CHECKPOINT_REFRESH_MS` of event time after its last write. The first message of a (partition, source) that this stage does not hold
 takes the partition's open pairs back, so the next owner of a partition after a rebalance, or
 a worker after a restart, closes the encounter the old one opened and does not open it again
 (with a new alert id). A report up to the pair's checkpointed time is not evaluated again
