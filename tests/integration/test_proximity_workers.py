@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mda.alerts import iso_utc, validate_message
@@ -19,7 +20,7 @@ from mda.proximity import fan_out, home_cell
 from replay.scenarios import ERIE_LAT, ERIE_LON, T0, rules_encounter
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port
-from streams.runner import stop_process
+from streams.runner import stop_process, wait_for_group
 from streams.settings import Settings
 from streams.topics import topic_specs
 from tests.integration.test_worker import scrape
@@ -183,15 +184,19 @@ def test_a_half_received_end_is_read_again_by_the_next_worker(
         consumer.close()
 
 
+@pytest.mark.parametrize("mode", ["restart", "join"])
 def test_the_next_worker_closes_the_encounter_the_last_one_opened(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedBroker, tmp_path: Path, mode: str
 ) -> None:
-    """Worker 1 opens the scenario's four encounters and stops (as in a rebalance or a
-    restart); worker 2, in the same group, gets the rest of the input. It takes the open
-    pairs back from the checkpoint (the changelog of ``proximity_open_pairs``) and closes the
-    drifting pair with the id worker 1 opened it with. Before, worker 2 started from empty
-    vessel sets and pairs, and the close never came. (That none is opened again is shown by
-    ``tests/unit/test_proximity.py``: here the input ends before a new open could come.)"""
+    """Worker 1 opens the scenario's four encounters. Then, ``restart``: it stops and worker 2
+    starts; ``join``: worker 2 joins the group and a partition moves to it (a rebalance).
+    The rest of the input comes after. Worker 2 takes the open pairs of its partitions back
+    from the checkpoint (the changelog of ``proximity_open_pairs``); the drifting pair is
+    closed with the id worker 1 opened it with, by whichever worker holds it. Worker 1, in
+    ``join``, keeps the state of the partition it keeps (it takes nothing back). Before,
+    worker 2 started from empty vessel sets and pairs, and the close never came. (That none
+    is opened again is shown by ``tests/unit/test_proximity.py``: here the input ends before
+    a new open could come.)"""
     scenario = rules_encounter()
     assert scenario.zones_path is not None
     prefix = f"handover{free_port()}."
@@ -199,8 +204,7 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
     ensure_topics(
         broker.bootstrap, topic_specs(Settings(topic_prefix=prefix, partitions=PARTITIONS))
     )
-
-    web_port = free_port()
+    ports = [free_port(), free_port()]
 
     def start(n: int) -> subprocess.Popen[bytes]:
         env = worker_env(
@@ -209,7 +213,7 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
             prefix=prefix,
             partitions=PARTITIONS,
             data_dir=tmp_path / f"data{n}",
-            web_port=web_port,
+            web_port=ports[n - 1],
             MDA_ZONES=str(scenario.zones_path),
         )
         return spawn_worker(env, tmp_path / f"worker{n}.log")
@@ -240,14 +244,16 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
     def encounters(status: str) -> list[dict[str, Any]]:
         return [a for a in alerts if a.get("rule") == "ENCOUNTER" and a["status"] == status]
 
-    first = start(1)
+    workers = [start(1)]
     try:
         send(recs[:k])
         read_until(lambda: len(encounters("open")) == 4, 120, tmp_path / "worker1.log")
-    finally:
-        stop_process(first)
-    second = start(2)
-    try:
+        if mode == "restart":
+            stop_process(workers.pop())
+        workers.append(start(2))
+        if mode == "join":
+            held = wait_for_group(workers, ports, PARTITIONS, timeout_s=120)
+            assert sorted(held) == [[0], [1]], held
         send(recs[k:])
         producer.send(
             f"{prefix}ais.raw",
@@ -257,15 +263,20 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
         producer.flush()
         ends = lambda: sum(1 for a in alerts if a.get("stage") == "proximity")  # noqa: E731
         read_until(lambda: ends() == PARTITIONS * PARTITIONS, 120, tmp_path / "worker2.log")
-        metrics = scrape(web_port)
+        metrics = scrape(ports[1])
     finally:
-        stop_process(second)
+        for w in workers:
+            stop_process(w)
         producer.close()
         consumer.close()
     log = (tmp_path / "worker2.log").read_text()
-    # Each open pair on each partition that held it (the owner and any other).
+    # Each open pair on each partition that held it (the owner and any other) that moved.
     taken = [int(n) for n in re.findall(r"proximity: (\d+) open pair\(s\)", log)]
-    assert 4 <= sum(taken) <= 4 * PARTITIONS, log[-3000:]
+    if mode == "restart":
+        assert 4 <= sum(taken) <= 4 * PARTITIONS, log[-3000:]
+    else:  # one partition moved, and the drifting pair is held on both
+        assert 1 <= sum(taken) <= 4, log[-3000:]
+        assert "taken back" not in (tmp_path / "worker1.log").read_text()
     assert f"mda_encounters_restored_total {float(sum(taken))}" in metrics
     for a in alerts:
         if a.get("rule"):
