@@ -339,6 +339,22 @@ def encounter_step(
     return state, [opened]
 
 
+#: A pair close this long (or open) is kept across a restart (``streams.proximity``'s
+#: checkpoint): an encounter in progress is not re-timed by a rebalance. A younger one is
+#: left out: pairs begin and end with every report of two vessels passing each other, and a
+#: checkpoint write costs a table write (on the bench's recordings 2,470 pairs began, 10 were
+#: ever close for a minute).
+CHECKPOINT_AFTER_MS = 60_000
+
+
+def worth_keeping(state: PairState) -> bool:
+    """Open, or close for :data:`CHECKPOINT_AFTER_MS` or more: kept across a restart."""
+    return state.opened_ms is not None or (
+        state.first_close_ms is not None
+        and state.seen_ms - state.first_close_ms >= CHECKPOINT_AFTER_MS
+    )
+
+
 class ProximityState:
     """The vessels one ``mda.presence`` partition holds for one source, and their pairs.
 
@@ -360,12 +376,14 @@ class ProximityState:
         self.pairs: dict[tuple[int, int], PairState] = {}
         self.pairs_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
         self.now_ms = 0
-        #: Pairs whose open alert changed (opened, seen again, closed or dropped) since the
-        #: stage last took them: what it writes to its checkpoint (``streams.proximity``).
-        self.open_changed: set[tuple[int, int]] = set()
-        #: Open pairs restored from a checkpoint (:meth:`restore`), with the event time they
-        #: were last seen at: a report up to then was evaluated before the restart (its
-        #: message is read again after a crash), so it is not evaluated again.
+        #: Pairs worth keeping (:func:`worth_keeping`) that changed, or were dropped, since
+        #: the stage last took them: what it writes to its checkpoint (``streams.proximity``).
+        self.changed: set[tuple[int, int]] = set()
+        #: Pairs restored from a checkpoint (:meth:`restore`) and not evaluated since, with the
+        #: event time they were last seen at: a report up to then was evaluated before the
+        #: restart (its message is read again after a crash), so it is not evaluated again;
+        #: and one whose vessels have not come back yet is not dropped for that before
+        #: ``presence_ttl_s`` after that time.
         self.restored: dict[tuple[int, int], int] = {}
 
     def _forget(self, mmsi: int) -> None:
@@ -384,31 +402,32 @@ class ProximityState:
             old = self.pairs.pop(key, None)
             if old is None:
                 return
-            if old.opened_ms is not None:
-                self.open_changed.add(key)
+            if worth_keeping(old):
+                self.changed.add(key)
                 self.restored.pop(key, None)
             for m in key:
                 self.pairs_of[m].discard(key)
                 if not self.pairs_of[m]:
                     del self.pairs_of[m]
         else:
-            if state.opened_ms is not None:
-                self.open_changed.add(key)
+            if worth_keeping(state):
+                self.changed.add(key)
             self.pairs[key] = state
             for m in key:
                 self.pairs_of[m].add(key)
 
     def restore(self, pairs: Iterable[PairState]) -> None:
-        """Take back open pairs from a checkpoint (another worker's, or this one's before a
+        """Take back pairs from a checkpoint (another worker's, or this one's before a
         restart), before any presence: the new owner of a partition closes an encounter the
-        old one opened, and does not open it again."""
+        old one opened, does not open it again, and opens one in progress when it would
+        have."""
         for state in pairs:
-            if state.opened_ms is None:
-                continue  # (only open pairs are checkpointed)
+            if not worth_keeping(state):
+                continue  # (not checkpointed)
             key = (state.a, state.b)
             self._set_pair(key, state)
             self.restored[key] = state.seen_ms
-        self.open_changed.clear()
+        self.changed.clear()
 
     def observe(self, x: Presence) -> list[Finding]:
         """Take in one presence; the findings this partition owns (see :func:`owner_cell`)."""
@@ -470,6 +489,8 @@ class ProximityState:
                 if state.seen_ms < keep_limit:
                     self._set_pair(key, None)
             elif key[0] not in self.vessels or key[1] not in self.vessels:
+                if key in self.restored and state.seen_ms >= limit:
+                    continue  # taken back from a checkpoint: its vessels have time to return
                 self._set_pair(key, None)
 
     def open_pairs(self) -> list[PairState]:

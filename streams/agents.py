@@ -31,7 +31,7 @@ from streams.acks import InOrderAcks
 from streams.app import app, settings
 from streams.codecs import CODEC_NAME
 from streams.pipeline import DecodeStage, Out, TrackStage
-from streams.proximity import OPEN_PAIRS_TABLE, ProximityStage
+from streams.proximity import PAIRS_TABLE, ProximityStage
 from streams.topics import TopicNames
 from streams.web import vessels as vessels_page  # noqa: F401  (registers /vessels)
 
@@ -276,12 +276,12 @@ async def track(stream: Any) -> None:
 mids = MidTable.load_default()
 thresholds = Thresholds.from_dict(orjson.loads(settings.thresholds_json))
 _proximity_stage: ProximityStage | None = None
-#: The proximity stage's checkpoint of open pairs (streams.proximity), co-partitioned with
+#: The proximity stage's checkpoint of pairs (streams.proximity), co-partitioned with
 #: mda.presence: a write goes to the changelog partition of the message being processed.
-open_pairs = app.Table(OPEN_PAIRS_TABLE, partitions=n)
-open_pairs.key_serializer = "json"
-open_pairs.value_serializer = "json"
-open_pairs.changelog_topic = open_pairs._new_changelog_topic()
+pairs_table = app.Table(PAIRS_TABLE, partitions=n)
+pairs_table.key_serializer = "json"
+pairs_table.value_serializer = "json"
+pairs_table.changelog_topic = pairs_table._new_changelog_topic()
 
 
 def proximity_stage() -> ProximityStage:
@@ -290,7 +290,7 @@ def proximity_stage() -> ProximityStage:
     if _proximity_stage is None:
         _, geography = _reference_and_geography()
         _proximity_stage = ProximityStage(
-            names, n, geography, mids, thresholds, checkpoint=open_pairs
+            names, n, geography, mids, thresholds, checkpoint=pairs_table
         )
     return _proximity_stage
 

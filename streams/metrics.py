@@ -44,8 +44,8 @@ STAGE_SECONDS = Histogram(
 )
 ENCOUNTERS_RESTORED = Counter(
     "mda_encounters_restored_total",
-    "Open ENCOUNTER pairs taken back from the proximity stage's checkpoint by a partition's "
-    "next holder (after a rebalance or a restart)",
+    "ENCOUNTER pairs (open, or close for a minute or more) taken back from the proximity "
+    "stage's checkpoint by a partition's next holder (after a rebalance or a restart)",
 )
 WATERMARK = Gauge(
     "mda_watermark_seconds", "Event-time watermark of the track stage (max over partitions)"

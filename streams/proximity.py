@@ -17,20 +17,22 @@ has passed its closing tick, sorted by event time and MMSI. The cost is up to on
 memory of one span of presences (plus however far the slowest track partition trails).
 
 State lives in the stage (in memory), per (partition, source): the vessel sets and pairs of
-:class:`mda.proximity.ProximityState`, bounded by event time. The open pairs (an ENCOUNTER
-alert open), with their vessels' IMO and name, are also written to a checkpoint, the
-changelog-backed table ``proximity_open_pairs`` in the worker, keyed by partition, source
-and pair, when one opens, closes or is dropped, and again once seen
-:data:`CHECKPOINT_REFRESH_MS` of event time after its last write. The first message of a (partition, source) that this stage does not hold
-takes the partition's open pairs back, so the next owner of a partition after a rebalance, or
-a worker after a restart, closes the encounter the old one opened and does not open it again
-(with a new alert id). A report up to the pair's checkpointed time is not evaluated again
-(after a crash, Faust delivers again what was processed after the last commit). What a crash
-or a rebalance still costs: the vessel sets rebuild from new presences within
-``presence_ttl_s`` (10 min), and an encounter in progress (close, not yet 20 min) is re-timed
-from the first report after it: its alert opens up to 20 min later. Not checkpointed, because
-a pair in progress changes with every report of the two vessels (measured on the bench's
-recordings: 2,470 pairs begun against 10 opened, and a table write costs ~110 µs). A
+:class:`mda.proximity.ProximityState`, bounded by event time. The pairs worth keeping (an
+ENCOUNTER alert open, or close for a minute or more: :func:`mda.proximity.worth_keeping`),
+with their vessels' IMO and name, are also written to a checkpoint, the changelog-backed
+table ``proximity_pairs`` in the worker, keyed by partition, source and pair: when one
+becomes worth keeping, opens, closes or is dropped, and again once seen
+:data:`CHECKPOINT_REFRESH_MS` of event time after its last write. The first message of a
+(partition, source) that this stage does not hold takes the partition's pairs back, so the
+next owner of a partition after a rebalance, or a worker after a restart, closes the
+encounter the old one opened and does not open it again (with a new alert id), and opens
+one in progress when the old one would have. A report up to the pair's checkpointed time is
+not evaluated again (after a crash, Faust delivers again what was processed after the last
+commit). What a crash or a rebalance still costs: the vessel sets rebuild from new presences
+within ``presence_ttl_s`` (10 min), and a pair close for less than a minute is begun again
+(its alert, if it comes to one, opens up to a minute later). Those are not checkpointed: a
+pair begins with every report of two slow vessels near each other, and a table write costs
+~110 µs (on the bench's recordings 2,470 pairs began, 10 were close for a minute). A
 partition that moves to another worker is forgotten here (:meth:`ProximityStage.keep_only`),
 so that if it comes back later it starts again from the checkpoint, not from stale sets.
 A source's end is not lost: the agent leaves an end-of-file record that does not complete it
@@ -58,6 +60,7 @@ from mda.proximity import (
     PairState,
     Presence,
     ProximityState,
+    worth_keeping,
 )
 from mda.thresholds import Thresholds
 from streams.pipeline import (
@@ -74,9 +77,9 @@ log = logging.getLogger(__name__)
 
 #: Closes every span at the end of a source.
 _END = 2**62
-#: The worker's checkpoint table (its changelog: ``<app id>-proximity_open_pairs-changelog``).
-OPEN_PAIRS_TABLE = "proximity_open_pairs"
-#: An open pair seen this much event time after its last checkpoint is written again: a pair
+#: The worker's checkpoint table (its changelog: ``<app id>-proximity_pairs-changelog``).
+PAIRS_TABLE = "proximity_pairs"
+#: A pair seen this much event time after its last checkpoint is written again: an open pair
 #: taken back after a restart may be dropped (``encounter_keep_s`` unseen, 6 h) this early.
 CHECKPOINT_REFRESH_MS = 10 * 60 * 1000
 #: Ended sources remembered (per stage) so that a late copy of an end is known as one.
@@ -101,17 +104,17 @@ class _Source:
     #: comes again, processed twice after a rebalance, does not count as another partition's)
     eofs: dict[int, dict[str, Any]] = field(default_factory=dict)
     identities: dict[int, VesselIdentity] = field(default_factory=dict)
-    #: the open pairs in the checkpoint: (opened_ms, seen_ms) as written
-    written: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    #: the pairs in the checkpoint: (first_close_ms, opened_ms, seen_ms) as written
+    written: dict[tuple[int, int], tuple[int | None, int | None, int]] = field(default_factory=dict)
 
 
 def checkpoint_key(partition: int, source: str, a: int, b: int) -> str:
-    """An open pair's key in the checkpoint: a JSON array (any source name stays apart)."""
+    """A pair's key in the checkpoint: a JSON array (any source name stays apart)."""
     return orjson.dumps([partition, source, a, b]).decode()
 
 
 def pair_value(state: PairState, identities: dict[int, VesselIdentity]) -> dict[str, Any]:
-    """An open pair's checkpoint value, with the two vessels' IMO and name where known (so
+    """A pair's checkpoint value, with the two vessels' IMO and name where known (so
     that the next holder's close alert names them, before their next static report)."""
     return {
         "a": state.a,
@@ -147,29 +150,38 @@ def identities_of(value: Any) -> dict[int, VesselIdentity]:
     return out
 
 
+def _ms(value: Any) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int:
+        raise ValueError(f"{value!r} is not a time in ms")
+    return value
+
+
 def pair_of(key: Any, value: Any) -> tuple[int, str, PairState]:
-    """(partition, source, open pair) from a checkpoint entry; ValueError if it is not one
-    of ours."""
+    """(partition, source, pair) from a checkpoint entry; ValueError if it is not one of
+    ours (a pair worth keeping: open with a severity, or in progress for long enough)."""
     try:
         partition, source, a, b = orjson.loads(key)
         state = PairState(
             a=int(value["a"]),
             b=int(value["b"]),
-            first_close_ms=value.get("first_close_ms"),
-            last_close_ms=value.get("last_close_ms"),
-            opened_ms=int(value["opened_ms"]),
+            first_close_ms=_ms(value.get("first_close_ms")),
+            last_close_ms=_ms(value.get("last_close_ms")),
+            opened_ms=_ms(value["opened_ms"]),
             severity=value["severity"],
             seen_ms=int(value["seen_ms"]),
         )
     except (orjson.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
-        raise ValueError(f"not an open pair ({exc!r})") from None
+        raise ValueError(f"not a pair of ours ({exc!r})") from None
     if (
         type(partition) is not int
         or type(source) is not str
         or (state.a, state.b) != (a, b)
-        or state.severity not in ("high", "medium")
+        or state.severity not in ((None,) if state.opened_ms is None else ("high", "medium"))
+        or not worth_keeping(state)
     ):
-        raise ValueError("not an open pair")
+        raise ValueError("not a pair of ours")
     return partition, source, state
 
 
@@ -201,15 +213,15 @@ class ProximityStage:
         #: The (partition, source, run) ends sent (the newest MAX_ENDED): a copy of an
         #: end-of-file record that comes after its end is not the start of another.
         self.ended: dict[tuple[int, str, str], None] = {}
-        #: Open pairs written here and read back by the next holder of a partition (the
+        #: Pairs written here and read back by the next holder of a partition (the
         #: worker's changelog-backed table; None: no checkpoint).
         self.checkpoint = checkpoint
-        #: Per partition read from the checkpoint: the open pairs of each source not taken yet,
+        #: Per partition read from the checkpoint: the pairs of each source not taken yet,
         #: with what the checkpoint knows of their vessels.
         self._checkpointed: dict[
             int, dict[str, list[tuple[PairState, dict[int, VesselIdentity]]]]
         ] = {}
-        #: Open pairs taken back from the checkpoint, and its entries that were not ours.
+        #: Pairs taken back from the checkpoint, and its entries that were not ours.
         self.pairs_restored = 0
         self.checkpoint_rejects = 0
 
@@ -224,12 +236,14 @@ class ProximityStage:
                 if taken:
                     pairs = [pair for pair, _ in taken]
                     s.state.restore(pairs)
-                    s.written = {(p.a, p.b): (p.opened_ms or 0, p.seen_ms) for p in pairs}
+                    s.written = {
+                        (p.a, p.b): (p.first_close_ms, p.opened_ms, p.seen_ms) for p in pairs
+                    }
                     for _, identities in taken:
                         s.identities.update(identities)
                     self.pairs_restored += len(pairs)
                     log.info(
-                        "proximity: %d open pair(s) of %r on mda.presence partition %d taken "
+                        "proximity: %d pair(s) of %r on mda.presence partition %d taken "
                         "back from the checkpoint",
                         len(pairs),
                         source,
@@ -240,7 +254,7 @@ class ProximityStage:
     def _open_pairs_of(
         self, partition: int
     ) -> dict[str, list[tuple[PairState, dict[int, VesselIdentity]]]]:
-        """The checkpoint's open pairs of ``partition`` by source, read once per holding."""
+        """The checkpoint's pairs of ``partition`` by source, read once per holding."""
         got = self._checkpointed.get(partition)
         if got is None:
             assert self.checkpoint is not None
@@ -257,23 +271,24 @@ class ProximityStage:
         return got
 
     def _save(self, partition: int, source: str, s: _Source) -> None:
-        """Write the open pairs of ``s`` that opened, closed, were dropped or were seen
-        :data:`CHECKPOINT_REFRESH_MS` after their last write, to the checkpoint."""
-        changed = s.state.open_changed
+        """Write the pairs of ``s`` worth keeping that began to be, opened, ended, were
+        dropped or were seen :data:`CHECKPOINT_REFRESH_MS` after their last write, to the
+        checkpoint."""
+        changed = s.state.changed
         if self.checkpoint is not None:
             for pair in sorted(changed):
                 state = s.state.pairs.get(pair)
                 written = s.written.get(pair)
-                if state is not None and state.opened_ms is not None:
+                if state is not None and worth_keeping(state):
                     if (
                         written is None
-                        or written[0] != state.opened_ms
-                        or state.seen_ms - written[1] >= CHECKPOINT_REFRESH_MS
+                        or written[:2] != (state.first_close_ms, state.opened_ms)
+                        or state.seen_ms - written[2] >= CHECKPOINT_REFRESH_MS
                     ):
                         self.checkpoint[checkpoint_key(partition, source, *pair)] = pair_value(
                             state, s.identities
                         )
-                        s.written[pair] = (state.opened_ms, state.seen_ms)
+                        s.written[pair] = (state.first_close_ms, state.opened_ms, state.seen_ms)
                 elif written is not None:
                     del self.checkpoint[checkpoint_key(partition, source, *pair)]
                     del s.written[pair]
@@ -281,7 +296,7 @@ class ProximityStage:
 
     def keep_only(self, partitions: set[int]) -> None:
         """Forget the partitions not in ``partitions`` (this worker's assignment): their
-        next holder takes their open pairs from the checkpoint, and so does this stage if one
+        next holder takes their pairs from the checkpoint, and so does this stage if one
         comes back."""
         for key in [k for k in self.sources if k[0] not in partitions]:
             del self.sources[key]

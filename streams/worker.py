@@ -17,7 +17,7 @@ from typing import Any
 
 from streams.admin import ensure_topics, seal_changelogs
 from streams.broker import start_broker
-from streams.proximity import OPEN_PAIRS_TABLE
+from streams.proximity import PAIRS_TABLE
 from streams.settings import get_settings
 from streams.topics import topic_specs
 
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     # A long-running worker waits for its broker as long as it takes (no crash loop).
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings), timeout_s=None)
     changelogs = [
-        f"{settings.app_id}-{table}-changelog"
-        for table in ("tracks", "alert_state", OPEN_PAIRS_TABLE)
+        f"{settings.app_id}-{table}-changelog" for table in ("tracks", "alert_state", PAIRS_TABLE)
     ]
     seal_changelogs(settings.kafka_bootstrap, changelogs, settings.partitions)
 

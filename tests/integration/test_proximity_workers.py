@@ -191,7 +191,7 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
     """Worker 1 opens the scenario's four encounters. Then, ``restart``: it stops and worker 2
     starts; ``join``: worker 2 joins the group and a partition moves to it (a rebalance).
     The rest of the input comes after. Worker 2 takes the open pairs of its partitions back
-    from the checkpoint (the changelog of ``proximity_open_pairs``); the drifting pair is
+    from the checkpoint (the changelog of ``proximity_pairs``); the drifting pair is
     closed with the id worker 1 opened it with, by whichever worker holds it. Worker 1, in
     ``join``, keeps the state of the partition it keeps (it takes nothing back). Before,
     worker 2 started from empty vessel sets and pairs, and the close never came. (That none
@@ -271,7 +271,7 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
         consumer.close()
     log = (tmp_path / "worker2.log").read_text()
     # Each open pair on each partition that held it (the owner and any other) that moved.
-    taken = [int(n) for n in re.findall(r"proximity: (\d+) open pair\(s\)", log)]
+    taken = [int(n) for n in re.findall(r"proximity: (\d+) pair\(s\)", log)]
     if mode == "restart":
         assert 4 <= sum(taken) <= 4 * PARTITIONS, log[-3000:]
     else:  # one partition moved, and the drifting pair is held on both

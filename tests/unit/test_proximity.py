@@ -29,6 +29,7 @@ from mda.proximity import (
     is_exempt,
     owner_cell,
     presence_row,
+    worth_keeping,
 )
 from mda.thresholds import Thresholds
 from tests.unit.builders import T0_MS
@@ -344,12 +345,12 @@ def test_presence_row_reads_back_column_by_column() -> None:
 
 
 def restarted(grid: Grid) -> Grid:
-    """The grid after a restart: new states that took back only the open pairs (what the
-    proximity stage checkpoints), with no vessels."""
+    """The grid after a restart: new states that took back only the pairs worth keeping (what
+    the proximity stage checkpoints), with no vessels."""
     new = Grid(grid.n)
     new.homes = dict(grid.homes)
     for old, state in zip(grid.states, new.states, strict=True):
-        state.restore(p for p in old.pairs.values() if p.open)
+        state.restore(p for p in old.pairs.values() if worth_keeping(p))
     return new
 
 
@@ -359,7 +360,7 @@ def test_a_restored_open_pair_is_closed_with_its_id_and_not_opened_again() -> No
     opened = drift(grid, {1: a, 2: b}, 21)
     assert [f.status for f in opened] == ["open"]
     again = restarted(grid)
-    assert all(s.open_changed == set() for s in again.states)
+    assert all(s.changed == set() for s in again.states)
     # Close for 25 more minutes: without the restored pair, a new open (a new id) at 20 min.
     assert drift(again, {1: a, 2: b}, 25, start=T0_MS + 22 * MIN) == []
     t = T0_MS + 48 * MIN
@@ -389,24 +390,62 @@ def test_reports_up_to_a_restored_pairs_seen_time_are_not_evaluated_again() -> N
     assert [(f.status, f.alert_id) for f in closed] == [("closed", found[0].alert_id)]
 
 
-def test_the_open_pairs_changed_are_kept_for_the_checkpoint() -> None:
+def test_the_pairs_worth_keeping_that_change_are_noted_for_the_checkpoint() -> None:
     a, b = ERIE, north(*ERIE, 300)
     grid = Grid()
-    drift(grid, {1: a, 2: b}, 19)
-    assert all(s.open_changed == set() for s in grid.states)  # in progress: not kept
-    drift(grid, {1: a, 2: b}, 2, start=T0_MS + 20 * MIN)
+    drift(grid, {1: a, 2: b}, 0)  # close at one report: not worth keeping yet
+    assert any((1, 2) in s.pairs for s in grid.states)
+    assert all(s.changed == set() for s in grid.states)
+    drift(grid, {1: a, 2: b}, 1, start=T0_MS + MIN)  # close for a minute: worth keeping
     holders = [s for s in grid.states if (1, 2) in s.pairs]
-    assert holders and all(s.open_changed == {(1, 2)} for s in holders)
+    assert holders and all(s.changed == {(1, 2)} for s in holders)
+    assert all(not s.pairs[(1, 2)].open and worth_keeping(s.pairs[(1, 2)]) for s in holders)
     for s in holders:
-        s.open_changed.clear()
+        s.changed.clear()
+    drift(grid, {1: a, 2: b}, 20, start=T0_MS + 2 * MIN)  # opens
+    assert all(s.changed == {(1, 2)} and s.pairs[(1, 2)].open for s in holders)
+    for s in holders:
+        s.changed.clear()
     grid.report(2, T0_MS + 23 * MIN, *north(*ERIE, 1500), sog=8.0)
-    assert all(s.open_changed == {(1, 2)} and (1, 2) not in s.pairs for s in holders)
+    assert all(s.changed == {(1, 2)} and (1, 2) not in s.pairs for s in holders)
     # A restored pair unseen for encounter_keep_s is dropped, and that is a change too.
     again = restarted(Grid())
     state = again.states[0]
     state.restore([PairState(1, 2, T0_MS, T0_MS, T0_MS - MIN, "high", seen_ms=T0_MS)])
     state.expire(T0_MS + TH.encounter_keep_s * 1000 - 1)
-    assert (1, 2) in state.pairs and state.open_changed == set()
+    assert (1, 2) in state.pairs and state.changed == set()
     state.expire(T0_MS + TH.encounter_keep_s * 1000 + 1)
     assert (1, 2) not in state.pairs and (1, 2) not in state.restored
-    assert state.open_changed == {(1, 2)}
+    assert state.changed == {(1, 2)}
+
+
+def test_a_restored_pair_in_progress_opens_when_it_would_have_with_the_same_id() -> None:
+    a, b = ERIE, north(*ERIE, 300)
+    whole = drift(Grid(), {1: a, 2: b}, 30)
+    assert [f.status for f in whole] == ["open"]
+    grid = Grid()
+    assert drift(grid, {1: a, 2: b}, 10) == []
+    again = restarted(grid)
+    assert sum(len(s.pairs) for s in again.states) > 0
+    # Without the pair taken back, the open would come 20 min after the restart.
+    found = drift(again, {1: a, 2: b}, 19, start=T0_MS + 11 * MIN)
+    assert [(f.status, f.event_ms, f.alert_id) for f in found] == [
+        ("open", whole[0].event_ms, whole[0].alert_id)
+    ]
+
+
+def test_a_restored_pair_in_progress_waits_for_its_vessels_until_the_presence_ttl() -> None:
+    state = Grid(1).states[0]
+    seen = T0_MS + 5 * MIN
+    state.restore([PairState(1, 2, T0_MS, seen, None, None, seen_ms=seen)])
+    ttl_ms = TH.presence_ttl_s * 1000
+    state.expire(seen + ttl_ms)  # its vessels not back yet: kept
+    assert (1, 2) in state.pairs and state.changed == set()
+    state.expire(seen + ttl_ms + 1)
+    assert (1, 2) not in state.pairs and (1, 2) not in state.restored
+    assert state.changed == {(1, 2)}
+    # One not taken back is dropped as soon as a vessel is missing (as before).
+    live = Grid(1).states[0]
+    live._set_pair((1, 2), PairState(1, 2, T0_MS, seen, None, None, seen_ms=seen))
+    live.expire(seen + MIN)
+    assert (1, 2) not in live.pairs

@@ -15,11 +15,11 @@ from mda.geo import Geography, load_zones, merge_zones
 from mda.hexgrid import PRESENCE_RES, latlng_to_cell
 from mda.mid import MidTable
 from mda.model import RawLine
-from mda.proximity import presence_row
+from mda.proximity import CHECKPOINT_AFTER_MS, PRESENCE_ROW, presence_row
 from mda.rules.context import RuleContext
 from mda.thresholds import Thresholds
 from mda.track import VesselTrack
-from replay.scenarios import rules_encounter
+from replay.scenarios import T0, rules_encounter
 from streams.pipeline import DecodeStage, TrackStage
 from streams.proximity import (
     CHECKPOINT_REFRESH_MS,
@@ -33,6 +33,7 @@ from streams.topics import TopicNames
 from tests.unit.builders import through_track
 
 NAMES = TopicNames.from_settings(Settings())
+MIN_MS = 60_000
 PARTITIONS = 2
 OPENED = "2026-06-01T12:20:20.000Z"  # the last of the scenario's four opens
 CLOSED = "2026-06-01T12:32:05.000Z"  # its one close
@@ -132,6 +133,40 @@ def test_the_next_holder_closes_what_the_last_opened_and_opens_nothing_again(
     assert encounters(no, msgs[:k]) + encounters(stage(geography, None), msgs[k:]) != reference
 
 
+def first_message_after(msgs: list[tuple[int, bytes]], event_ms: int) -> int:
+    """The index of the first message holding a presence at or after ``event_ms``."""
+    at = PRESENCE_ROW.index("event_ms")
+    for i, (_, value) in enumerate(msgs):
+        rows = orjson.loads(value).get("presence", [])
+        if any(type(r) is list and r[at] >= event_ms for r in rows):
+            return i
+    raise AssertionError(f"no presence at or after {event_ms}")
+
+
+def test_the_next_holder_opens_an_encounter_in_progress_when_the_last_would_have(
+    scenario: tuple[Geography, list[tuple[int, bytes]], int],
+) -> None:
+    """A handover at 12:10, half way through the four encounters' 20 minutes: the next
+    holder takes the pairs in progress back and opens them at the same times, with the same
+    ids, as one stage does. Without the checkpoint they open 20 min after the handover,
+    with other ids."""
+    geography, msgs, _ = scenario
+    reference = encounters(stage(geography, None), msgs)
+    k = first_message_after(msgs, T0 + 10 * MIN_MS)
+    for back in (0, 3):
+        checkpoint = Writes()
+        first = encounters(stage(geography, checkpoint), msgs[:k])
+        assert first == []
+        held = [pair_of(key, value)[2] for key, value in checkpoint.items()]
+        assert held and all(not s.open for s in held)
+        assert {(s.a, s.b) for s in held} == {a[3:] for a in reference if a[2] == "open"}
+        second = encounters(stage(geography, checkpoint), msgs[k - back :])
+        assert second == reference, back
+    without = [a for a in encounters(stage(geography, None), msgs[k:]) if a[2] == "open"]
+    assert without and all(a[0] >= "2026-06-01T12:30" for a in without)
+    assert not {a[1] for a in without} & {a[1] for a in reference}
+
+
 def test_a_partition_that_moves_away_and_back_starts_from_the_checkpoint(
     scenario: tuple[Geography, list[tuple[int, bytes]], int],
 ) -> None:
@@ -147,7 +182,7 @@ def test_a_partition_that_moves_away_and_back_starts_from_the_checkpoint(
     assert prox.pairs_restored > 0
 
 
-def test_an_open_pair_is_written_when_it_opens_closes_and_is_seen_10_minutes_on(
+def test_a_pair_is_written_when_worth_keeping_when_it_opens_and_when_it_ends(
     scenario: tuple[Geography, list[tuple[int, bytes]], int],
 ) -> None:
     geography, msgs, _ = scenario
@@ -169,18 +204,25 @@ def test_an_open_pair_is_written_when_it_opens_closes_and_is_seen_10_minutes_on(
     for key, values in by_key.items():
         assert values[-1] is None  # deleted: closed, or at the source's end
         written = [pair_of(key, v)[2] for v in values[:-1]]
-        assert written and all(s.open for s in written)
-        assert written[0].seen_ms == written[0].opened_ms  # written when it opened
-        # then again only once seen CHECKPOINT_REFRESH_MS on
-        gaps = [b.seen_ms - a.seen_ms for a, b in pairwise(written)]
-        assert all(g >= CHECKPOINT_REFRESH_MS for g in gaps), gaps
-    # The raft's pairs, open from 12:20 to the end at 12:40, are written at 12:20, 12:30 and
-    # 12:40 and deleted at the end; the drifting pair (12:20:05 to 12:32:05) at 12:20 and
-    # 12:30 and deleted when it closes. Not at every report (one a minute per vessel).
-    assert sorted({len(v) for v in by_key.values()}) == [3, 4]
+        # First once close for CHECKPOINT_AFTER_MS (the vessels report once a minute) ...
+        first = written[0]
+        assert first.opened_ms is None and first.first_close_ms is not None
+        assert CHECKPOINT_AFTER_MS <= first.seen_ms - first.first_close_ms < 2 * MIN_MS
+        # ... then when it opens, and otherwise only once seen CHECKPOINT_REFRESH_MS on.
+        for before, after in pairwise(written):
+            if after.opened_ms != before.opened_ms:
+                assert after.seen_ms == after.opened_ms
+            else:
+                assert after.seen_ms - before.seen_ms >= CHECKPOINT_REFRESH_MS
+        assert sum(1 for s in written if s.seen_ms == s.opened_ms) == 1
+    # The raft's pairs (close from 12:00, open 12:20 to the end at 12:40): 12:01, 12:11, the
+    # open, 12:30, 12:40 and deleted at the end; the drifting pair (close from 12:00:05, open
+    # 12:20:05, closed 12:32:05): 12:01, 12:11, the open, 12:30 and deleted when it closes.
+    # Not at every report (one a minute per vessel).
+    assert sorted({len(v) for v in by_key.values()}) == [5, 6]
 
 
-def test_entries_that_are_not_open_pairs_are_counted_and_skipped(
+def test_entries_that_are_not_pairs_of_ours_are_counted_and_skipped(
     scenario: tuple[Geography, list[tuple[int, bytes]], int],
 ) -> None:
     geography, msgs, _ = scenario
@@ -189,6 +231,16 @@ def test_entries_that_are_not_open_pairs_are_counted_and_skipped(
         checkpoint_key(0, "enc", 2, 1): {"a": 1, "b": 2, "opened_ms": 5, "seen_ms": 5},
         checkpoint_key(0, "enc", 1, 2): {"a": 1, "b": 2, "opened_ms": 5, "severity": "x"},
         orjson.dumps([0, 7, 1, 2]).decode(): {},
+        # close for a second only: not one the stage writes
+        checkpoint_key(0, "enc", 1, 3): {
+            "a": 1,
+            "b": 3,
+            "first_close_ms": 0,
+            "last_close_ms": 1000,
+            "opened_ms": None,
+            "severity": None,
+            "seen_ms": 1000,
+        },
     }
     prox = stage(geography, dict(bad))
     assert encounters(prox, msgs) == encounters(stage(geography, None), msgs)
