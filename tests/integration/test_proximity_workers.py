@@ -31,15 +31,25 @@ PARTITIONS = 2
 
 
 def start_worker(
-    broker: EmbeddedBroker, prefix: str, tmp: Path, n: int, zones: Path
+    broker: EmbeddedBroker,
+    group: str,
+    prefix: str,
+    tmp: Path,
+    n: int,
+    *,
+    zones: Path | None = None,
+    web_port: int | None = None,
 ) -> subprocess.Popen[bytes]:
+    """Worker ``n`` of consumer group ``group`` (its data dir and log in ``tmp``)."""
+    extra = {"MDA_ZONES": str(zones)} if zones is not None else {}
     env = worker_env(
         broker.bootstrap,
-        app_id=f"proximity-{prefix}",
+        app_id=group,
         prefix=prefix,
         partitions=PARTITIONS,
         data_dir=tmp / f"data{n}",
-        MDA_ZONES=str(zones),
+        web_port=web_port,
+        **extra,
     )
     return spawn_worker(env, tmp / f"worker{n}.log")
 
@@ -53,7 +63,10 @@ def test_two_workers_give_one_alert_per_pair(broker: EmbeddedBroker, tmp_path: P
     ensure_topics(
         broker.bootstrap, topic_specs(Settings(topic_prefix=prefix, partitions=PARTITIONS))
     )
-    workers = [start_worker(broker, prefix, tmp_path, i, scenario.zones_path) for i in (1, 2)]
+    workers = [
+        start_worker(broker, f"proximity-{prefix}", prefix, tmp_path, i, zones=scenario.zones_path)
+        for i in (1, 2)
+    ]
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
     alerts: list[dict[str, object]] = []
     try:
@@ -127,14 +140,7 @@ def test_a_half_received_end_is_read_again_by_the_next_worker(
     )
 
     def start(n: int) -> subprocess.Popen[bytes]:
-        env = worker_env(
-            broker.bootstrap,
-            app_id=group,
-            prefix=prefix,
-            partitions=PARTITIONS,
-            data_dir=tmp_path / f"data{n}",
-        )
-        return spawn_worker(env, tmp_path / f"worker{n}.log")
+        return start_worker(broker, group, prefix, tmp_path, n)
 
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
@@ -207,16 +213,8 @@ def test_the_next_worker_closes_the_encounter_the_last_one_opened(
     ports = [free_port(), free_port()]
 
     def start(n: int) -> subprocess.Popen[bytes]:
-        env = worker_env(
-            broker.bootstrap,
-            app_id=group,
-            prefix=prefix,
-            partitions=PARTITIONS,
-            data_dir=tmp_path / f"data{n}",
-            web_port=ports[n - 1],
-            MDA_ZONES=str(scenario.zones_path),
-        )
-        return spawn_worker(env, tmp_path / f"worker{n}.log")
+        zones = scenario.zones_path
+        return start_worker(broker, group, prefix, tmp_path, n, zones=zones, web_port=ports[n - 1])
 
     handover_s = (T0 + 25 * 60_000) // 1000  # 12:25, after the opens (12:20), before the close
     recs = [RawLine("enc", i, t, 0).to_dict() for i, t in enumerate(scenario.lines, 1)]
