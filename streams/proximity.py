@@ -108,6 +108,11 @@ class _Source:
     written: dict[tuple[int, int], tuple[int | None, int | None, int]] = field(default_factory=dict)
 
 
+def _as_written(state: PairState) -> tuple[int | None, int | None, int]:
+    """What :attr:`_Source.written` remembers of a pair in the checkpoint."""
+    return (state.first_close_ms, state.opened_ms, state.seen_ms)
+
+
 def checkpoint_key(partition: int, source: str, a: int, b: int) -> str:
     """A pair's key in the checkpoint: a JSON array (any source name stays apart)."""
     return orjson.dumps([partition, source, a, b]).decode()
@@ -232,13 +237,11 @@ class ProximityStage:
             s = _Source(ProximityState(self.thresholds, self.geography.boundary_distance_m))
             self.sources[key] = s
             if self.checkpoint is not None:
-                taken = self._open_pairs_of(partition).pop(source, [])
+                taken = self._pairs_of(partition).pop(source, [])
                 if taken:
                     pairs = [pair for pair, _ in taken]
                     s.state.restore(pairs)
-                    s.written = {
-                        (p.a, p.b): (p.first_close_ms, p.opened_ms, p.seen_ms) for p in pairs
-                    }
+                    s.written = {(p.a, p.b): _as_written(p) for p in pairs}
                     for _, identities in taken:
                         s.identities.update(identities)
                     self.pairs_restored += len(pairs)
@@ -251,7 +254,7 @@ class ProximityStage:
                     )
         return s
 
-    def _open_pairs_of(
+    def _pairs_of(
         self, partition: int
     ) -> dict[str, list[tuple[PairState, dict[int, VesselIdentity]]]]:
         """The checkpoint's pairs of ``partition`` by source, read once per holding."""
@@ -288,7 +291,7 @@ class ProximityStage:
                         self.checkpoint[checkpoint_key(partition, source, *pair)] = pair_value(
                             state, s.identities
                         )
-                        s.written[pair] = (state.first_close_ms, state.opened_ms, state.seen_ms)
+                        s.written[pair] = _as_written(state)
                 elif written is not None:
                     del self.checkpoint[checkpoint_key(partition, source, *pair)]
                     del s.written[pair]
