@@ -337,8 +337,9 @@ class ProximityStage:
             self._close_span(s, reports_partition, _END)
             findings, identities = self._release(s)
             out += [self._alert_out(f, identities) for f in findings]
-            self._save(partition, msg["source"], s)
-            if len(s.eofs) >= self.partitions:
+            if len(s.eofs) < self.partitions:
+                self._save(partition, msg["source"], s)
+            else:
                 self.last_eof_complete = True
                 del self.sources[key]
                 if self.checkpoint is not None:  # the source is over: so are its pairs
