@@ -115,7 +115,8 @@ def wait_for_group(
 
     Input sent before that is processed by the workers that joined first, and a late joiner
     rebalances the group in the middle of the run. The track state survives that (the
-    table), the proximity stage's vessel sets do not (in memory): a run with several
+    table), and so do the proximity stage's pairs worth keeping (its checkpoint); its vessel
+    sets and its pairs close for less than a minute do not (in memory): a run with several
     workers would not give the same ENCOUNTER alerts every time.
     """
     deadline = time.monotonic() + timeout_s
