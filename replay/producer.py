@@ -32,7 +32,7 @@ from kafka import KafkaProducer
 
 from mda.lines import parse_line
 from mda.model import RawLine, bounded, raw_batch_to_json
-from replay.files import iter_raw_lines
+from replay.files import TruncatedInputError, iter_raw_lines
 
 #: How long a batch may wait for the broker before it counts as failed.
 DELIVERY_TIMEOUT_MS: Final = 10 * 60 * 1000
@@ -139,11 +139,17 @@ def replay_file(
     deliveries: Deliveries | None = None,
 ) -> int:
     """Send every line of ``path`` to ``topic`` (key = source); returns the line count.
-    ``deliveries`` counts what the broker acknowledged (after a flush)."""
+    ``deliveries`` counts what the broker acknowledged (after a flush).
+
+    A file that breaks off (a truncated or corrupt gzip) raises :class:`TruncatedInputError`
+    only after every line read before the break has been sent: the caller reports it and
+    carries on with the next file.
+    """
     pacer = Pacer(speed)
     total = 0
     ingest_ms = int(time.time() * 1000)
-    lines = iter_raw_lines(path, source=source, ingest_ms=ingest_ms)
+    broken: list[TruncatedInputError] = []
+    lines = _until_broken(iter_raw_lines(path, source=source, ingest_ms=ingest_ms), broken)
     if speed is None:
         chunks: Iterable[list[RawLine]] = batches(lines, batch_lines)
     else:
@@ -158,7 +164,18 @@ def replay_file(
         total += len(batch)
         if on_lines:
             on_lines(len(batch))
+    if broken:
+        raise broken[0]
     return total
+
+
+def _until_broken(lines: Iterator[RawLine], broken: list[TruncatedInputError]) -> Iterator[RawLine]:
+    """``lines`` up to a break in the file, which is kept in ``broken`` instead of raised, so
+    the lines read before it still make their (last, partial) batch."""
+    try:
+        yield from lines
+    except TruncatedInputError as exc:
+        broken.append(exc)
 
 
 def _paced(lines: Iterable[RawLine], pacer: Pacer, size: int) -> Iterator[list[RawLine]]:
@@ -177,11 +194,23 @@ def _paced(lines: Iterable[RawLine], pacer: Pacer, size: int) -> Iterator[list[R
         yield batch
 
 
-def eof_record(source: str, run_id: str) -> bytes:
-    """The control record that follows a source's last line through every stage."""
-    return orjson.dumps({"ctl": "eof", "run": run_id, "source": source})
+def eof_record(source: str, run_id: str, broken: TruncatedInputError | None = None) -> bytes:
+    """The control record that follows a source's last line through every stage. A source
+    whose file broke off says so (``truncated``: the line where it stopped, and why): the
+    decode stage rejects that as ``truncated_input``, counted with the source's other
+    rejects."""
+    record: dict[str, object] = {"ctl": "eof", "run": run_id, "source": source}
+    if broken is not None:
+        record["truncated"] = {"line_no": broken.lines_read + 1, "detail": broken.detail}
+    return orjson.dumps(record)
 
 
-def send_eof(producer: KafkaProducer, topic: str, source: str, run_id: str) -> None:
+def send_eof(
+    producer: KafkaProducer,
+    topic: str,
+    source: str,
+    run_id: str,
+    broken: TruncatedInputError | None = None,
+) -> None:
     """Send :func:`eof_record` after the source's lines."""
-    producer.send(topic, key=source.encode(), value=eof_record(source, run_id))
+    producer.send(topic, key=source.encode(), value=eof_record(source, run_id, broken))

@@ -46,6 +46,7 @@ def format_summary(summary: Any, files: list[Path]) -> str:
         f"  late: {summary.late}",
         f"vessels: {summary.vessels}",
     ]
+    lines += [f"broken off: {detail}; the lines before were processed" for detail in summary.broken]
     by_rule = Counter(a["rule"] for a in summary.alerts if a["status"] == "open")
     lines.append(
         f"alerts: {len(summary.alerts)} messages, opened by rule: "
@@ -113,6 +114,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
     from tqdm import tqdm
 
+    from replay.files import TruncatedInputError
     from replay.producer import Deliveries, raw_producer, replay_file
     from streams.admin import ensure_topics
     from streams.topics import TopicNames, topic_specs
@@ -137,19 +139,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     # (the default handler would exit at once and drop the producer's buffer).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     stopped = failed = False
+    broken: list[TruncatedInputError] = []
     try:
         with tqdm(unit=" lines", desc="replay") as bar:
             for path in args.files:
-                replay_file(
-                    producer,
-                    names.raw,
-                    path,
-                    f"{args.source or path.name}",
-                    speed=args.speed,
-                    batch_lines=settings.raw_batch_lines,
-                    on_lines=counted,
-                    deliveries=deliveries,
-                )
+                try:
+                    replay_file(
+                        producer,
+                        names.raw,
+                        path,
+                        f"{args.source or path.name}",
+                        speed=args.speed,
+                        batch_lines=settings.raw_batch_lines,
+                        on_lines=counted,
+                        deliveries=deliveries,
+                    )
+                except TruncatedInputError as exc:
+                    # The lines before the break were sent; the next file is still replayed.
+                    broken.append(exc)
+                    print(f"mda replay: {exc.detail}; the lines before were sent", file=sys.stderr)
     except KeyboardInterrupt:
         stopped = True
     except KafkaError as exc:  # a send that could not start (the topic unknown for a minute)
@@ -169,7 +177,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"({deliveries.last_error})",
             file=sys.stderr,
         )
-    return 1 if failed or deliveries.failed else 0
+    return 1 if failed or deliveries.failed or broken else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

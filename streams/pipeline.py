@@ -172,7 +172,7 @@ _CTL_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
 }
 #: The fields a control record may carry, with the JSON type they must have when it does.
 _CTL_OPTIONAL: dict[str, tuple[tuple[str, type], ...]] = {
-    "eof": (("final_tick", dict), ("reports_partition", int)),
+    "eof": (("final_tick", dict), ("reports_partition", int), ("truncated", dict)),
     "reference": (("offset", int),),
 }
 
@@ -451,6 +451,9 @@ class DecodeStage:
         last_tick = self.tick_ms.pop(source, None)
         heard = self.stations.pop(source, {})
         c = self.counts.pop(source, DecodeCounts())
+        broken = _broken_off(msg, source)
+        if broken is not None:
+            pending.append(broken)
         for r in pending:
             c.rejected[r.reason] += 1
         self.last_rejects = pending
@@ -468,6 +471,22 @@ class DecodeStage:
         return self._rejects_out(pending) + [
             Out(self.topics.reports, b"ctl", ctl, p) for p in range(self.partitions)
         ]
+
+
+def _broken_off(msg: dict[str, Any], source: str) -> Reject | None:
+    """The ``truncated_input`` reject of a source whose file broke off (its end-of-file
+    record's ``truncated``: where and why), or None."""
+    t = msg.get("truncated")
+    if t is None:
+        return None
+    line_no, detail = t.get("line_no"), t.get("detail")
+    return Reject(
+        reason=RejectReason.TRUNCATED_INPUT.value,
+        detail=detail if type(detail) is str else "the file broke off",
+        source=source,
+        line_no=line_no if type(line_no) is int else 0,
+        raw="",
+    )
 
 
 def _forward_tick(

@@ -29,6 +29,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from tqdm import tqdm
 
+from replay.files import TruncatedInputError
 from replay.producer import raw_producer, replay_file, send_eof
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
@@ -47,6 +48,8 @@ class RunSummary:
     late: int = 0
     vessels: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: Files that broke off (a truncated or corrupt gzip): where and why, one each.
+    broken: list[str] = field(default_factory=list)
 
     def add_eof(self, ctl: dict[str, Any]) -> None:
         track = ctl.get("track", {})
@@ -242,16 +245,23 @@ def run_files(
                 )
                 try:
                     for path, source in zip(files, sources, strict=True):
-                        replay_file(
-                            producer,
-                            names.raw,
-                            path,
-                            source,
-                            speed=speed,
-                            batch_lines=settings.raw_batch_lines,
-                            on_lines=bar.update,
-                        )
-                        send_eof(producer, names.raw, source, run_id)
+                        broken: TruncatedInputError | None = None
+                        try:
+                            replay_file(
+                                producer,
+                                names.raw,
+                                path,
+                                source,
+                                speed=speed,
+                                batch_lines=settings.raw_batch_lines,
+                                on_lines=bar.update,
+                            )
+                        except TruncatedInputError as exc:
+                            # Its lines up to the break were sent; the decode stage counts
+                            # the break as a reject (truncated_input) at the source's end.
+                            broken = exc
+                            summary.broken.append(exc.detail)
+                        send_eof(producer, names.raw, source, run_id, broken)
                     producer.flush()
                 finally:
                     bar.close()

@@ -14,6 +14,7 @@ import pytest
 from mda.alerts import iso_utc, validate_message
 from replay.scenarios import DATA_DIR, SCENARIOS, Scenario, great_lakes_demo
 from streams.broker import EmbeddedBroker
+from tests.unit.test_broken_files import cut_gzip
 
 SCENARIO = DATA_DIR / "great_lakes_demo.nmea"
 REAL = DATA_DIR / "noaadata_uscg_nais_2006-07-15.ais"
@@ -141,3 +142,29 @@ def test_same_alert_ids_at_max_and_finite_speed(
     fast = run_scenario(broker, tmp_path / "max", scenario, "--speed", "max")
     paced = run_scenario(broker, tmp_path / "paced", scenario, "--speed", speed)
     assert fast and [orjson.dumps(a) for a in fast] == [orjson.dumps(a) for a in paced]
+
+
+def test_a_file_that_breaks_off_is_counted_and_the_run_goes_on(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A truncated gzip among the inputs: its complete lines and the next file are processed
+    exactly as if the cut file had been those lines, and the break is one counted reject."""
+    cut, complete = cut_gzip(tmp_path)
+    whole = tmp_path / "complete.ais"
+    whole.write_text("\n".join(complete) + "\n")
+    land = SCENARIOS["rules_land"]()
+    stdout = mda_run(broker, tmp_path / "cut.jsonl", str(cut), str(land.path))
+    ref_stdout = mda_run(broker, tmp_path / "ref.jsonl", str(whole), str(land.path))
+    assert "truncated_input:1" in stdout
+    assert f"broken off: cut.ais.gz: stopped after {len(complete)} lines" in stdout
+    assert "truncated_input" not in ref_stdout and "broken off" not in ref_stdout
+
+    def summary_line(text: str, start: str) -> str:
+        return next(line for line in text.splitlines() if line.startswith(start))
+
+    for start in ("lines read", "decoded messages", "reports tracked", "vessels", "alerts"):
+        assert summary_line(stdout, start) == summary_line(ref_stdout, start)
+    alerts = read_alerts(tmp_path / "cut.jsonl")
+    assert alerts == read_alerts(tmp_path / "ref.jsonl")
+    assert set(expected_of(land)) <= set(got_of(alerts))  # the file after the cut ran
+    assert any(a["event_time"].startswith("2006-07-15") for a in alerts)  # and the cut one

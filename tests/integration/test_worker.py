@@ -25,6 +25,7 @@ from streams.runner import stop_process
 from streams.settings import Settings
 from streams.topics import topic_specs
 from tests.integration.workers import committed_offsets, spawn_worker, worker_env
+from tests.unit.test_broken_files import cut_gzip
 
 SCENARIO = DATA_DIR / "great_lakes_demo.nmea"
 POSITION = "!AIVDM,1,1,,A,14`qQb0000o?u?DK>Smo2E`v0404,0*1A"
@@ -198,6 +199,40 @@ def test_replay_of_long_lines_through_a_worker_loses_nothing(
     assert sorted(r["line_no"] for r in rejects) == list(range(2, len(texts) + 1, 2))
     log = (tmp_path / "worker.log").read_text()
     assert "Crashed" not in log and "MessageSizeTooLarge" not in log
+
+
+def test_replay_of_a_file_that_breaks_off_sends_the_rest(
+    broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int], tmp_path: Path
+) -> None:
+    """``mda replay cut.ais.gz scenario.nmea``: the complete lines of the cut gzip and the
+    whole next file reach the worker; the break is named on stderr and the exit status is 1
+    (not everything in the files was sent). Before: a traceback, the cut file's last partial
+    batch and the next file never sent."""
+    _, port = worker
+    wait_for(lambda: "mda_lines_read_total" in scrape(port), 60, "/metrics")
+    cut, complete = cut_gzip(tmp_path)
+    scenario = DATA_DIR / "great_lakes_demo.nmea"
+    scenario_lines = len(scenario.read_text().splitlines())
+    env = {
+        **os.environ,
+        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "MDA_TOPIC_PREFIX": f"w{port}.",
+        "MDA_PARTITIONS": "2",
+    }
+    replay = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "replay", str(cut), str(scenario)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replay.returncode == 1, replay.stderr
+    assert f"cut.ais.gz: stopped after {len(complete)} lines" in replay.stderr
+    assert "Traceback" not in replay.stderr
+    total = len(complete) + scenario_lines
+    assert f"{total} lines" in replay.stdout
+    wait_for(lambda: metric_value(scrape(port), "mda_lines_read_total") >= total, 90, "every line")
+    assert metric_value(scrape(port), "mda_lines_read_total") == total
 
 
 def test_messages_not_ours_are_counted_and_skipped(
