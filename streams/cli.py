@@ -247,12 +247,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    if getattr(args, "files", None):
-        missing = [p for p in args.files if not p.exists()]
-        if missing:
-            print(f"mda: no such file: {', '.join(map(str, missing))}", file=sys.stderr)
-            sys.exit(2)
+    problems = [
+        f"{p}: {why}" for p in getattr(args, "files", None) or () if (why := _unreadable(p))
+    ]
+    if problems:
+        # Before anything starts (a broker, workers), not as a traceback half way through.
+        print("mda: cannot read " + "; ".join(problems), file=sys.stderr)
+        sys.exit(2)
     sys.exit(args.func(args))
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an input file, or None."""
+    if not path.exists():
+        return "no such file"
+    if not path.is_file():
+        return "not a file"
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 if __name__ == "__main__":

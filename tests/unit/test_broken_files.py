@@ -108,3 +108,29 @@ def test_a_whole_source_ends_without_a_reject() -> None:
     assert [o.topic for o in outs] == [NAMES.reports, NAMES.reports]
     assert orjson.loads(outs[0].value)["decode"]["rejected"] == {}
     assert "truncated" not in orjson.loads(eof_record("whole", "run-1"))
+
+
+@pytest.mark.parametrize("command", ["run", "replay"])
+def test_inputs_that_cannot_be_read_stop_the_command_before_it_starts(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing file, a directory and an unreadable file are named, each with why, and
+    nothing starts (exit 2). Before: a directory gave a traceback after the broker and the
+    worker had started."""
+    from streams.cli import main
+
+    good = tmp_path / "good.nmea"
+    good.write_text("!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\n")
+    locked = tmp_path / "locked.nmea"
+    locked.write_text("x\n")
+    locked.chmod(0)
+    readable_anyway = os.access(locked, os.R_OK)  # (root reads it all the same)
+    args = [command, str(good), str(tmp_path / "nope.nmea"), str(tmp_path), str(locked)]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'nope.nmea'}: no such file" in err
+    assert f"{tmp_path}: not a file" in err
+    assert str(good) not in err
+    assert (f"{locked}: Permission denied" in err) != readable_anyway
