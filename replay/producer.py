@@ -1,7 +1,9 @@
-"""Put recorded AIS files on ``ais.raw``: micro-batches keyed by source, paced by event time.
+"""Put recorded AIS files on ``ais.raw``: micro-batches, paced by event time.
 
-``speed=None`` is as fast as possible; ``speed=N`` replays N times faster than the recording's
-own event-time progression (lines without a timestamp follow the last one seen).
+One file goes under its source as key; several files given together are one feed, merged in
+event-time order under one key (:func:`feed_lines`). ``speed=None`` is as fast as possible;
+``speed=N`` replays N times faster than the feed's own event-time progression (lines without
+a timestamp follow the last one seen; a CSV row's time is its time column).
 
 :func:`raw_producer` is the producer of ``ais.raw`` for ``mda replay``, ``mda run`` and
 ``mda ingest``: at least once, in order, and still sending when the broker comes back.
@@ -21,16 +23,19 @@ failed (:class:`Deliveries`).
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 from kafka import KafkaProducer
 
-from mda.lines import parse_line
+from mda.csv_reports import row_to_report
+from mda.errors import DecodeError
+from mda.lines import implausible_event_time, parse_line
 from mda.model import RawLine, bounded, raw_batch_to_json
 from replay.files import TruncatedInputError, iter_raw_lines
 
@@ -90,6 +95,17 @@ def line_event_ms(text: str) -> int | None:
     return next((s.event_ms for s in parsed.sentences if s.event_ms is not None), None)
 
 
+def event_ms_of(line: RawLine) -> int | None:
+    """The event time a line carries: :func:`line_event_ms`, or a CSV row's time column."""
+    if line.csv_header is None:
+        return line_event_ms(line.text)
+    try:
+        report, _ = row_to_report(line.csv_header, line.text, source=line.source)
+    except DecodeError:
+        return None
+    return None if report is None else report.event_ms
+
+
 def batches(lines: Iterable[RawLine], size: int) -> Iterator[list[RawLine]]:
     batch: list[RawLine] = []
     for line in lines:
@@ -145,28 +161,101 @@ def replay_file(
     only after every line read before the break has been sent: the caller reports it and
     carries on with the next file.
     """
+    sent, broken = replay_files(
+        producer,
+        topic,
+        [(path, source)],
+        key=source,
+        speed=speed,
+        batch_lines=batch_lines,
+        on_lines=on_lines,
+        deliveries=deliveries,
+    )
+    if broken:
+        raise broken[0]
+    return sent
+
+
+def replay_files(
+    producer: KafkaProducer,
+    topic: str,
+    files: Sequence[tuple[Path, str]],
+    *,
+    key: str,
+    speed: float | None,
+    batch_lines: int,
+    on_lines: Callable[[int], None] | None = None,
+    deliveries: Deliveries | None = None,
+) -> tuple[int, list[TruncatedInputError]]:
+    """Send the lines of ``files`` (path, source) to ``topic`` as one feed, all under ``key``
+    (so one partition, in this order): one file as it is, several merged in event-time order
+    (:func:`feed_lines`). Returns the line count and the files that broke off (each after
+    every line read before its break was sent)."""
     pacer = Pacer(speed)
     total = 0
     ingest_ms = int(time.time() * 1000)
     broken: list[TruncatedInputError] = []
-    lines = _until_broken(iter_raw_lines(path, source=source, ingest_ms=ingest_ms), broken)
+    lines = feed_lines(files, ingest_ms, broken)
     if speed is None:
         chunks: Iterable[list[RawLine]] = batches(lines, batch_lines)
     else:
         # Paced: one line at a time decides the timing, sent in small batches.
         chunks = _paced(lines, pacer, max(1, min(batch_lines, 50)))
+    encoded_key = key.encode()
     for batch in chunks:
         # A batch of long lines goes as several records, each small enough for any broker.
         for rows, value in bounded(raw_batch_to_json, batch):
-            future = producer.send(topic, key=source.encode(), value=value)
+            future = producer.send(topic, key=encoded_key, value=value)
             if deliveries is not None:
                 deliveries.track(future, len(rows))
         total += len(batch)
         if on_lines:
             on_lines(len(batch))
-    if broken:
-        raise broken[0]
-    return total
+    return total, broken
+
+
+def feed_key(sources: Sequence[str], run_id: str) -> str:
+    """The ``ais.raw`` key of a replay of ``sources``: one file's source, or the run's feed."""
+    return sources[0] if len(sources) == 1 else f"{run_id}/feed"
+
+
+def feed_lines(
+    files: Sequence[tuple[Path, str]], ingest_ms: int, broken: list[TruncatedInputError]
+) -> Iterator[RawLine]:
+    """The lines of ``files`` (path, source) as one feed; a file that breaks off ends at its
+    break, which is added to ``broken`` instead of raised.
+
+    One file: its lines as they are. Several (the recordings of several receivers, or one
+    receiver's files of consecutive hours): merged in event-time order, as they were heard,
+    so a vessel that passes from one receiver's coverage to the next is tracked as it went.
+    Replayed one after the other, the second file's reports of a vessel the first had carried
+    on hearing were refused as late, and its silence in the first was a false AIS_GAP. Each
+    file keeps its own order (a line is never moved before an earlier line of its file); a
+    line is placed at its own event time (:func:`event_ms_of`) or, without one, at the last
+    one its file gave (lines before a file's first time go first); ties go in the order of
+    ``files``. A time that cannot be an event time (before 2000, after 2099, a day ahead of
+    the run) places nothing: the decoder refuses it as ``bad_timestamp``.
+    """
+    if len(files) == 1:
+        path, source = files[0]
+        yield from _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken)
+        return
+    timed = [_timed(i, path, source, ingest_ms, broken) for i, (path, source) in enumerate(files)]
+    for *_, line in heapq.merge(*timed):
+        yield line
+
+
+def _timed(
+    index: int, path: Path, source: str, ingest_ms: int, broken: list[TruncatedInputError]
+) -> Iterator[tuple[int, int, int, RawLine]]:
+    """The lines of one file of a merged feed as (place in time, file index, line number,
+    line): distinct tuples, so the merge never compares two lines."""
+    place = 0
+    for line in _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken):
+        event_ms = event_ms_of(line)
+        if event_ms is not None and implausible_event_time(event_ms, ingest_ms) is None:
+            place = event_ms
+        yield place, index, line.line_no, line
 
 
 def _until_broken(lines: Iterator[RawLine], broken: list[TruncatedInputError]) -> Iterator[RawLine]:
@@ -181,7 +270,7 @@ def _until_broken(lines: Iterator[RawLine], broken: list[TruncatedInputError]) -
 def _paced(lines: Iterable[RawLine], pacer: Pacer, size: int) -> Iterator[list[RawLine]]:
     batch: list[RawLine] = []
     for line in lines:
-        event_ms = line_event_ms(line.text)
+        event_ms = event_ms_of(line)
         if event_ms is not None and batch:
             yield batch
             batch = []
@@ -211,6 +300,10 @@ def send_eof(
     source: str,
     run_id: str,
     broken: TruncatedInputError | None = None,
+    *,
+    key: str | None = None,
 ) -> None:
-    """Send :func:`eof_record` after the source's lines."""
-    producer.send(topic, key=source.encode(), value=eof_record(source, run_id, broken))
+    """Send :func:`eof_record` after the source's lines, under their key (default: the
+    source)."""
+    value = eof_record(source, run_id, broken)
+    producer.send(topic, key=(source if key is None else key).encode(), value=value)

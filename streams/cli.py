@@ -31,6 +31,12 @@ def _settings_with(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+_FILES_HELP = (
+    "recorded AIS files (NMEA, tag blocks, USCG, CSV, gzip); several are one feed, merged in "
+    "event-time order"
+)
+
+
 def format_summary(summary: Any, files: list[Path]) -> str:
     """A readable summary for the terminal."""
     lines = [
@@ -44,7 +50,8 @@ def format_summary(summary: Any, files: list[Path]) -> str:
         + (", ".join(f"{r}:{c}" for r, c in summary.rejected.most_common()) or "-"),
         f"reports tracked: {summary.reports}  duplicates suppressed: {summary.duplicates}"
         f"  late: {summary.late}",
-        f"vessels: {summary.vessels}",
+        # Counted per file: a vessel heard in several files is counted in each.
+        f"vessels: {summary.vessels}" + (" (per file, summed)" if len(files) > 1 else ""),
     ]
     lines += [f"broken off: {detail}; the lines before were processed" for detail in summary.broken]
     by_rule = Counter(a["rule"] for a in summary.alerts if a["status"] == "open")
@@ -115,7 +122,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from replay.files import TruncatedInputError
-    from replay.producer import Deliveries, raw_producer, replay_file
+    from replay.producer import Deliveries, feed_key, raw_producer, replay_files
     from streams.admin import ensure_topics
     from streams.topics import TopicNames, topic_specs
 
@@ -142,22 +149,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
     broken: list[TruncatedInputError] = []
     try:
         with tqdm(unit=" lines", desc="replay") as bar:
-            for path in args.files:
-                try:
-                    replay_file(
-                        producer,
-                        names.raw,
-                        path,
-                        f"{args.source or path.name}",
-                        speed=args.speed,
-                        batch_lines=settings.raw_batch_lines,
-                        on_lines=counted,
-                        deliveries=deliveries,
-                    )
-                except TruncatedInputError as exc:
-                    # The lines before the break were sent; the next file is still replayed.
-                    broken.append(exc)
-                    print(f"mda replay: {exc.detail}; the lines before were sent", file=sys.stderr)
+            # Several files are one feed, merged in event-time order (feed_lines).
+            files = [(path, args.source or path.name) for path in args.files]
+            _, broken = replay_files(
+                producer,
+                names.raw,
+                files,
+                key=feed_key([source for _, source in files], run_id),
+                speed=args.speed,
+                batch_lines=settings.raw_batch_lines,
+                on_lines=counted,
+                deliveries=deliveries,
+            )
+        # A file that broke off was sent up to its break, and the others whole.
+        for exc in broken:
+            print(f"mda replay: {exc.detail}; the lines before were sent", file=sys.stderr)
     except KeyboardInterrupt:
         stopped = True
     except KafkaError as exc:  # a send that could not start (the topic unknown for a minute)
@@ -191,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="process recorded AIS files end to end, write alerts")
-    run.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    run.add_argument("files", nargs="+", type=Path, metavar="FILE", help=_FILES_HELP)
     run.add_argument("--reference", type=Path, metavar="DIR", help="reference-data directory")
     run.add_argument("--zones", type=Path, metavar="FILE", help="extra zones (GeoJSON)")
     run.add_argument("--alerts-out", type=Path, metavar="PATH", help="alerts as JSON lines")
@@ -209,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     replay = sub.add_parser("replay", help="put recorded files on ais.raw (long-running)")
-    replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    replay.add_argument("files", nargs="+", type=Path, metavar="FILE", help=_FILES_HELP)
     replay.add_argument("--speed", type=_speed, default=None, metavar="max|N")
     replay.add_argument("--source", help="source name (default: the file name)")
     replay.set_defaults(func=cmd_replay)

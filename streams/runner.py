@@ -29,8 +29,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from tqdm import tqdm
 
-from replay.files import TruncatedInputError
-from replay.producer import raw_producer, replay_file, send_eof
+from replay.producer import feed_key, raw_producer, replay_files, send_eof
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
 from streams.end_markers import EndMarkers
@@ -244,24 +243,24 @@ def run_files(
                     total=None, unit=" lines", disable=not progress, desc="replay", leave=False
                 )
                 try:
+                    # Several files are one feed, merged in event-time order (feed_lines).
+                    feed = feed_key(sources, run_id)
+                    _, broken = replay_files(
+                        producer,
+                        names.raw,
+                        list(zip(files, sources, strict=True)),
+                        key=feed,
+                        speed=speed,
+                        batch_lines=settings.raw_batch_lines,
+                        on_lines=bar.update,
+                    )
+                    # A file that broke off was sent up to its break; the decode stage counts
+                    # the break as a reject (truncated_input) at the source's end.
+                    broken_at = {b.path: b for b in broken}
+                    summary.broken += [b.detail for b in broken]
                     for path, source in zip(files, sources, strict=True):
-                        broken: TruncatedInputError | None = None
-                        try:
-                            replay_file(
-                                producer,
-                                names.raw,
-                                path,
-                                source,
-                                speed=speed,
-                                batch_lines=settings.raw_batch_lines,
-                                on_lines=bar.update,
-                            )
-                        except TruncatedInputError as exc:
-                            # Its lines up to the break were sent; the decode stage counts
-                            # the break as a reject (truncated_input) at the source's end.
-                            broken = exc
-                            summary.broken.append(exc.detail)
-                        send_eof(producer, names.raw, source, run_id, broken)
+                        end = broken_at.get(path)
+                        send_eof(producer, names.raw, source, run_id, end, key=feed)
                     producer.flush()
                 finally:
                     bar.close()

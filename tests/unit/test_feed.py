@@ -1,0 +1,171 @@
+"""Several recorded files replayed together are one feed, merged in event-time order
+(``replay.producer.feed_lines``); a CSV row's time paces a replay like a tag block's."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from mda.model import raw_lines_from_wire
+from replay.files import TruncatedInputError
+from replay.producer import Pacer, _paced, event_ms_of, feed_key, feed_lines, replay_files
+from replay.scenarios import T0, tagged
+
+POS = "!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"
+MC_HEADER = (
+    "MMSI,BaseDateTime,LAT,LON,SOG,COG,Heading,VesselName,IMO,CallSign,VesselType,Status,"
+    "Length,Width,Draft,Cargo,TransceiverClass"
+)
+
+
+def at(s: int, station: str = "S") -> str:
+    """A line heard at T0 + ``s`` seconds."""
+    return tagged([POS], T0 + s * 1000, station)[0]
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def merged(files: list[Path], ingest_ms: int = T0 + 86_400_000) -> list[tuple[str, int]]:
+    broken: list[TruncatedInputError] = []
+    out = [
+        (ln.source, ln.line_no)
+        for ln in feed_lines([(p, p.name) for p in files], ingest_ms, broken)
+    ]
+    assert broken == []
+    return out
+
+
+def test_files_are_merged_in_event_time_order_each_in_its_own_order(tmp_path: Path) -> None:
+    a = write(tmp_path / "a", [at(0), at(10), at(20), at(30)])
+    b = write(tmp_path / "b", [at(5), at(15), at(40)])
+    assert merged([a, b]) == [
+        ("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3), ("a", 4), ("b", 3)
+    ]  # fmt: skip
+    # Ties go in the order the files were given.
+    c = write(tmp_path / "c", [at(10), at(20)])
+    assert merged([a, c]) == [("a", 1), ("a", 2), ("c", 1), ("a", 3), ("c", 2), ("a", 4)]
+    assert merged([c, a]) == [("a", 1), ("c", 1), ("a", 2), ("c", 2), ("a", 3), ("a", 4)]
+
+
+def test_a_line_without_a_time_stays_behind_its_files_last_time(tmp_path: Path) -> None:
+    # A header comment and a bare sentence: before the file's first time, and after 10 s.
+    a = write(tmp_path / "a", ["# recorded by S", at(10), POS, at(30)])
+    b = write(tmp_path / "b", [at(0), at(12), at(20)])
+    assert merged([a, b]) == [
+        ("a", 1), ("b", 1), ("a", 2), ("a", 3), ("b", 2), ("b", 3), ("a", 4)
+    ]  # fmt: skip
+    # A file with no time at all goes first, whole.
+    bare = write(tmp_path / "bare", [POS, POS])
+    assert merged([b, bare]) == [("bare", 1), ("bare", 2), ("b", 1), ("b", 2), ("b", 3)]
+
+
+def test_a_file_out_of_order_is_never_reordered(tmp_path: Path) -> None:
+    # Satellite recordings are not in time order; a line never moves before its file's earlier.
+    a = write(tmp_path / "a", [at(30), at(0), at(40)])
+    b = write(tmp_path / "b", [at(10), at(35)])
+    assert merged([a, b]) == [("b", 1), ("a", 1), ("a", 2), ("b", 2), ("a", 3)]
+
+
+def test_a_time_that_cannot_be_an_event_time_places_nothing(tmp_path: Path) -> None:
+    # A corrupt c: (here a year ahead of the run) would hold the rest of its file
+    # back to the end of the feed; the decoder refuses those lines as bad_timestamp anyway.
+    ahead = tagged([POS], T0 + 400 * 86_400_000, "S")[0]
+    a = write(tmp_path / "a", [at(0), ahead, at(20), at(30)])
+    b = write(tmp_path / "b", [at(10), at(25)])
+    assert merged([a, b]) == [("a", 1), ("a", 2), ("b", 1), ("a", 3), ("b", 2), ("a", 4)]
+
+
+def test_csv_rows_are_placed_by_their_time_column(tmp_path: Path) -> None:
+    rows = [
+        f"367752440,2026-06-01T12:00:{s:02d},43.07917,-70.75733,0.0,360.0,95.0,SAN JOSE,,"
+        "WDI9818,31,0.0,,,,52.0,A"
+        for s in (5, 25)
+    ]
+    csv_file = write(tmp_path / "mc.csv", [MC_HEADER, *rows])
+    nmea = write(tmp_path / "n", [at(0), at(10), at(30)])
+    assert merged([nmea, csv_file]) == [
+        ("n", 1), ("mc.csv", 2), ("n", 2), ("mc.csv", 3), ("n", 3)
+    ]  # fmt: skip
+
+
+def test_one_file_is_sent_as_it_is(tmp_path: Path) -> None:
+    a = write(tmp_path / "a", [at(30), "garbage", at(0)])
+    assert merged([a]) == [("a", 1), ("a", 2), ("a", 3)]
+    assert feed_key(["a"], "run") == "a"
+    assert feed_key(["a", "b"], "run") == "run/feed"
+
+
+def test_a_file_that_breaks_off_ends_there_and_the_others_go_on(tmp_path: Path) -> None:
+    data = gzip.compress(("\n".join(at(s) for s in range(0, 4000, 2)) + "\n").encode())
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    b = write(tmp_path / "b", [at(1), at(3), at(7999)])
+    broken: list[TruncatedInputError] = []
+    got = list(feed_lines([(cut, "cut"), (b, "b")], T0 + 86_400_000, broken))
+    assert [e.path for e in broken] == [cut]
+    from_cut = [ln for ln in got if ln.source == "cut"]
+    assert len(from_cut) == broken[0].lines_read > 0
+    assert [ln.line_no for ln in got if ln.source == "b"] == [1, 2, 3]
+    assert got[-1].source == "b"
+
+
+class _Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+
+    def send(self, topic: str, key: bytes, value: bytes) -> None:
+        self.sent.append((key, value))
+
+
+def test_a_merged_feed_goes_under_one_key(tmp_path: Path) -> None:
+    a = write(tmp_path / "a", [at(0), at(20)])
+    b = write(tmp_path / "b", [at(10)])
+    producer = _Producer()
+    sent, broken = replay_files(
+        producer,  # type: ignore[arg-type]
+        "raw",
+        [(a, "a"), (b, "b")],
+        key="run/feed",
+        speed=None,
+        batch_lines=2,
+    )
+    assert (sent, broken) == (3, [])
+    assert {k for k, _ in producer.sent} == {b"run/feed"}
+    lines = [ln for _, v in producer.sent for ln in raw_lines_from_wire(orjson.loads(v))]
+    assert [(ln.source, ln.line_no) for ln in lines] == [("a", 1), ("b", 1), ("a", 2)]
+
+
+def test_event_ms_of_reads_tag_blocks_and_csv_rows(tmp_path: Path) -> None:
+    row = "367752440,2026-06-01T12:00:05,43.1,-70.7,0.0,360.0,95.0,X,,Y,31,0.0,,,,52.0,A"
+    csv_file = write(tmp_path / "mc.csv", [MC_HEADER, row, "not,a,row"])
+    good, bad = feed_lines([(csv_file, "mc")], 0, [])
+    assert event_ms_of(good) == T0 + 5_000
+    assert event_ms_of(bad) is None
+    (nmea,) = feed_lines([(write(tmp_path / "n", [at(7)]), "n")], 0, [])
+    assert event_ms_of(nmea) == T0 + 7_000
+
+
+@pytest.mark.parametrize("kind", ["nmea", "csv"])
+def test_a_paced_replay_waits_for_each_lines_time(tmp_path: Path, kind: str) -> None:
+    """At speed 10, lines 60 s apart in event time are sent ~6 s apart, CSV rows as well as
+    tagged lines (before, CSV rows were never paced: ``--speed`` was max for a CSV file)."""
+    if kind == "csv":
+        rows = [
+            f"367752440,2026-06-01T12:{m:02d}:00,43.1,-70.7,0.0,360.0,95.0,X,,Y,31,0.0,,,,52.0,A"
+            for m in range(4)
+        ]
+        path = write(tmp_path / "mc.csv", [MC_HEADER, *rows])
+    else:
+        path = write(tmp_path / "n", [at(60 * m) for m in range(4)])
+    waits: list[float] = []
+    pacer = Pacer(10.0, sleep=waits.append)
+    lines = feed_lines([(path, "p")], 0, [])
+    batches = list(_paced(lines, pacer, 50))
+    assert [len(b) for b in batches] == [1, 1, 1, 1]
+    assert len(waits) == 3 and all(5.0 < w <= 18.0 for w in waits), waits
