@@ -7,6 +7,7 @@ watch officer sees exactly what was applied.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,9 +92,34 @@ class Thresholds:
 
     @classmethod
     def from_dict(cls, overrides: dict[str, Any]) -> Thresholds:
-        """Defaults with ``overrides`` applied; unknown names are an error, not ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(overrides) - known
+        """Defaults with ``overrides`` applied. Unknown names, and values that are not a
+        finite number ≥ 0 (a whole number for a count or a time in seconds), are an error
+        that names each of them: a threshold read as text would fail in its rule on every
+        report instead."""
+        if not isinstance(overrides, dict):
+            raise ValueError(f"thresholds must be a JSON object of name: value, not {overrides!r}")
+        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = set(overrides) - set(kinds)
         if unknown:
             raise ValueError(f"unknown threshold(s): {', '.join(sorted(unknown))}")
-        return dataclasses.replace(cls(), **overrides)
+        bad = [
+            f"{name}={value!r} ({why})"
+            for name, value in sorted(overrides.items())
+            if (why := _not_a_threshold(value, kinds[name])) is not None
+        ]
+        if bad:
+            raise ValueError(f"bad threshold value(s): {'; '.join(bad)}")
+        values: dict[str, Any] = {
+            name: float(value) if kinds[name] == "float" else value
+            for name, value in overrides.items()
+        }
+        return dataclasses.replace(cls(), **values)
+
+
+def _not_a_threshold(value: Any, kind: object) -> str | None:
+    """Why ``value`` cannot be a threshold of ``kind`` ("int" or "float"), or None."""
+    if type(value) is int or (type(value) is float and kind == "float"):
+        if not math.isfinite(value) or value < 0:
+            return "must be finite and 0 or more"
+        return None
+    return "must be a whole number" if kind == "int" else "must be a number"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -17,8 +18,15 @@ def _speed(text: str) -> float | None:
     if text == "max":
         return None
     value = float(text)
-    if value <= 0:
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError("speed must be 'max' or a positive number")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least one worker")
     return value
 
 
@@ -66,8 +74,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from streams.runner import run_files
 
     settings = _settings_with(args)
-    if args.reference is not None and not _reference_ok(args.reference):
-        return 1
+    if not _configuration_ok(settings):
+        return 2
     summary = run_files(
         args.files,
         settings,
@@ -87,17 +95,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reference_ok(directory: Path) -> bool:
-    """Validate a reference directory before starting anything (errors on stderr)."""
-    from mda.errors import ReferenceDataError
-    from mda.isps import load_reference_dir
+def _configuration_ok(settings: Settings) -> bool:
+    """Check the zones, reference set and thresholds before anything starts (each problem
+    on stderr)."""
+    from streams.preflight import configuration_problems
 
-    try:
-        load_reference_dir(directory)
-    except ReferenceDataError as exc:
-        print(f"mda: reference data {directory} rejected:\n{exc.detail}", file=sys.stderr)
-        return False
-    return True
+    problems = configuration_problems(settings)
+    for problem in problems:
+        print(f"mda: {problem}", file=sys.stderr)
+    return not problems
 
 
 def cmd_reference_load(args: argparse.Namespace) -> int:
@@ -189,6 +195,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import demo
 
+    if not _configuration_ok(Settings()):
+        return 2
     return demo(args.port if args.watch else None)
 
 
@@ -203,7 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--alerts-out", type=Path, metavar="PATH", help="alerts as JSON lines")
     run.add_argument("--speed", type=_speed, default=None, metavar="max|N", help="default max")
     run.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="worker processes sharing partitions"
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="worker processes sharing partitions",
     )
     run.add_argument("--show-alerts", action="store_true", help="print every alert")
     run.add_argument("--quiet", action="store_true", help="print nothing")

@@ -57,6 +57,15 @@ def _install_stop_deadline(grace_s: float) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
+    from streams.preflight import configuration_problems
+
+    problems = configuration_problems(settings)
+    if problems:
+        # Before a broker or Faust starts: agents that cannot start would leave a worker up
+        # that does nothing.
+        for problem in problems:
+            print(f"mda worker: {problem}", file=sys.stderr)
+        sys.exit(2)
     if not settings.kafka_bootstrap:
         broker = start_broker()
         atexit.register(broker.stop)

@@ -1,0 +1,116 @@
+"""Configuration that cannot be used (a zones file, a reference set, thresholds) stops
+``mda worker``, ``mda run`` and ``mda demo`` before anything starts, naming each problem.
+
+Before: the track and proximity agents crashed when they started, in a worker that stayed up
+doing nothing (``mda run`` waited 3 min for end markers, then printed a traceback); and a
+threshold of the wrong type (``"30 min"``) was accepted, to fail in its rule on every report.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mda.thresholds import Thresholds
+from replay.scenarios import DATA_DIR
+from streams.preflight import configuration_problems
+from streams.settings import Settings
+
+ZONES_OK = DATA_DIR / "rules_zones.zones.geojson"
+REFERENCE_OK = DATA_DIR / "reference_sample"
+
+
+def test_good_configuration_has_no_problem() -> None:
+    assert configuration_problems(Settings()) == []
+    settings = Settings(
+        zones=ZONES_OK,
+        reference_dir=REFERENCE_OK,
+        thresholds_json='{"gap_class_a_s": 1200, "land_margin_m": 1500}',
+    )
+    assert configuration_problems(settings) == []
+
+
+def test_every_problem_is_named(tmp_path: Path) -> None:
+    zones = tmp_path / "zones.geojson"
+    zones.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
+    reference = tmp_path / "ref"
+    reference.mkdir()
+    (reference / "vessels.csv").write_text("mmsi,imo\nnot-a-number,1\n")
+    settings = Settings(
+        zones=zones, reference_dir=reference, thresholds_json='{"gap_class_a_s": "30 min"}'
+    )
+    problems = configuration_problems(settings)
+    assert len(problems) == 3
+    assert problems[0].startswith(f"zones rejected: {zones}: feature 0")
+    assert problems[1].startswith(f"reference data {reference} rejected:\n")
+    assert "vessels.csv" in problems[1]
+    assert problems[2] == (
+        "MDA_THRESHOLDS_JSON rejected: bad threshold value(s): gap_class_a_s='30 min' "
+        "(must be a whole number)"
+    )
+    assert configuration_problems(Settings(thresholds_json="{gap: 1}"))[0].startswith(
+        "MDA_THRESHOLDS_JSON rejected: unexpected character"
+    )
+    missing = configuration_problems(Settings(zones=tmp_path / "nope.geojson"))
+    assert missing[0].startswith(f"zones rejected: {tmp_path / 'nope.geojson'}: ")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "why"),
+    [
+        ({"gap_class_a_s": "1800"}, "gap_class_a_s='1800' (must be a whole number)"),
+        ({"gap_class_a_s": 1800.5}, "gap_class_a_s=1800.5 (must be a whole number)"),
+        ({"gap_class_a_s": True}, "gap_class_a_s=True (must be a whole number)"),
+        ({"land_margin_m": None}, "land_margin_m=None (must be a number)"),
+        ({"land_margin_m": -1}, "land_margin_m=-1 (must be finite and 0 or more)"),
+        ({"land_margin_m": float("inf")}, "land_margin_m=inf (must be finite and 0 or more)"),
+        ({"land_margin_m": float("nan")}, "land_margin_m=nan (must be finite and 0 or more)"),
+    ],
+)
+def test_a_threshold_must_be_a_number_of_its_kind(overrides: dict[str, object], why: str) -> None:
+    with pytest.raises(ValueError, match="bad threshold value") as exc:
+        Thresholds.from_dict(overrides)
+    assert str(exc.value) == f"bad threshold value(s): {why}"
+
+
+def test_thresholds_that_can_be_used_are_applied() -> None:
+    th = Thresholds.from_dict({"gap_class_a_s": 0, "land_margin_m": 1500, "jump_speed_kn": 45.5})
+    assert (th.gap_class_a_s, th.land_margin_m, th.jump_speed_kn) == (0, 1500.0, 45.5)
+    assert type(th.land_margin_m) is float  # an int given for a float threshold
+    with pytest.raises(ValueError, match="unknown threshold"):
+        Thresholds.from_dict({"gap_s": 1})
+    with pytest.raises(ValueError, match="JSON object"):
+        Thresholds.from_dict([1])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("command", "env"),
+    [
+        (["worker"], {"MDA_ZONES": "ZONES"}),
+        (["run", str(DATA_DIR / "rules_land.nmea"), "--zones", "ZONES"], {}),
+        (["demo"], {"MDA_THRESHOLDS_JSON": '{"gap_class_a_s": "30 min"}'}),
+    ],
+)
+def test_commands_stop_before_anything_starts(
+    tmp_path: Path, command: list[str], env: dict[str, str]
+) -> None:
+    bad = tmp_path / "zones.geojson"
+    bad.write_text("not json")
+    command = [str(bad) if c == "ZONES" else c for c in command]
+    env = {k: str(bad) if v == "ZONES" else v for k, v in env.items()}
+    full_env = {**os.environ, **env}
+    full_env.pop("MDA_KAFKA_BOOTSTRAP", None)  # (a broker would be started for it)
+    proc = subprocess.run(
+        [sys.executable, "-m", "streams.cli", *command],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "rejected" in proc.stderr and "Traceback" not in proc.stderr
+    assert "embedded broker" not in proc.stdout + proc.stderr
