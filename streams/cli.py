@@ -272,7 +272,26 @@ def main(argv: list[str] | None = None) -> None:
         # Before anything starts (a broker, workers), not as a traceback half way through.
         print("mda: cannot read " + "; ".join(problems), file=sys.stderr)
         sys.exit(2)
-    sys.exit(args.func(args))
+    sys.exit(_run_command(args))
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """The command's exit code; a broker that cannot be reached (or is lost) is one line on
+    stderr and exit 1, not a traceback."""
+    from kafka.errors import KafkaError
+
+    try:
+        code: int = args.func(args)
+    except KafkaError as exc:
+        name, text = type(exc).__name__, str(exc)
+        bootstrap = os.environ.get("MDA_KAFKA_BOOTSTRAP") or "the embedded broker"
+        print(
+            f"mda {args.command}: Kafka at {bootstrap}: "
+            f"{text if text.startswith(name) else f'{name}: {text}'}",
+            file=sys.stderr,
+        )
+        return 1
+    return code
 
 
 def _unreadable(path: Path) -> str | None:

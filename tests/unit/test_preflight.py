@@ -114,3 +114,51 @@ def test_commands_stop_before_anything_starts(
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "rejected" in proc.stderr and "Traceback" not in proc.stderr
     assert "embedded broker" not in proc.stdout + proc.stderr
+
+
+def test_a_broker_that_cannot_be_reached_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    from streams import cli
+
+    monkeypatch.setenv("MDA_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    for exc, said in [
+        (KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1"), "KafkaTimeoutError: Unable"),
+        (KafkaConnectionError(), "KafkaConnectionError"),
+    ]:
+
+        def fail(_: object, exc: Exception = exc) -> int:
+            raise exc
+
+        args = cli.build_parser().parse_args(["replay", str(DATA_DIR / "rules_land.nmea")])
+        args.func = fail
+        assert cli._run_command(args) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"mda replay: Kafka at 127.0.0.1:1: {said}")
+        assert err.count("\n") == 1
+
+
+def test_alerts_show_with_no_broker_says_so(tmp_path: Path) -> None:
+    """The real thing, through the command line (kafka-python gives up after ~30 s)."""
+    env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "alerts",
+            "show",
+            "6f1c2b9a-0000-4000-8000-0000000000a1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "mda alerts: Kafka at 127.0.0.1:1: "
+        "KafkaTimeoutError: Unable to bootstrap from 127.0.0.1:1\n"
+    )
