@@ -151,6 +151,23 @@ def test_worker_serves_metrics_and_stops_on_sigterm(
     assert time.monotonic() - started < 10
 
 
+def mda_replay(broker: EmbeddedBroker, port: int, *files: Path) -> subprocess.CompletedProcess[str]:
+    """``mda replay FILE...`` to the topics of the worker whose web port is ``port``."""
+    env = {
+        **os.environ,
+        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "MDA_TOPIC_PREFIX": f"w{port}.",
+        "MDA_PARTITIONS": "2",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", "replay", *map(str, files)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_replay_of_long_lines_through_a_worker_loses_nothing(
     broker: EmbeddedBroker, worker: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
@@ -165,19 +182,7 @@ def test_replay_of_long_lines_through_a_worker_loses_nothing(
     texts = [t for g in good for t in (g, "!AIVDM,1,1,,A," + "Q" * 4_000 + ",0*00")]
     path = tmp_path / "long.nmea"
     path.write_text("\n".join(texts) + "\n")
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "MDA_TOPIC_PREFIX": f"w{port}.",
-        "MDA_PARTITIONS": "2",
-    }
-    replay = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    replay = mda_replay(broker, port, path)
     assert replay.returncode == 0, replay.stderr
     assert f"{len(texts)} lines" in replay.stdout
     wait_for(
@@ -213,19 +218,7 @@ def test_replay_of_a_file_that_breaks_off_sends_the_rest(
     cut, complete = cut_gzip(tmp_path)
     scenario = DATA_DIR / "great_lakes_demo.nmea"
     scenario_lines = len(scenario.read_text().splitlines())
-    env = {
-        **os.environ,
-        "MDA_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "MDA_TOPIC_PREFIX": f"w{port}.",
-        "MDA_PARTITIONS": "2",
-    }
-    replay = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", str(cut), str(scenario)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    replay = mda_replay(broker, port, cut, scenario)
     assert replay.returncode == 1, replay.stderr
     assert f"cut.ais.gz: stopped after {len(complete)} lines" in replay.stderr
     assert "Traceback" not in replay.stderr

@@ -78,3 +78,17 @@ def through_track(
                 assert o.partition is not None
                 for t in track.handle(o.value, o.partition):
                     yield o.partition, t
+
+
+class RecordingProducer:
+    """A producer that records what is sent (a replay's only use of its producer)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+
+    @property
+    def values(self) -> list[bytes]:
+        return [value for _, value in self.sent]
+
+    def send(self, topic: str, key: bytes, value: bytes) -> None:
+        self.sent.append((key, value))

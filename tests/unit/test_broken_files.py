@@ -22,22 +22,13 @@ from replay.producer import eof_record, replay_file
 from streams.pipeline import DecodeStage
 from streams.settings import Settings
 from streams.topics import TopicNames
+from tests.unit.builders import RecordingProducer
 
 NAMES = TopicNames.from_settings(Settings())
 DATA = Path(
     os.environ.get("MDA_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
 )
 NOAADATA = DATA / "ais_nmea" / "noaadata_uscg_nais_2006-07-15.ais"
-
-
-class _Producer:
-    """Records what is sent (the replay function's only use of its producer)."""
-
-    def __init__(self) -> None:
-        self.values: list[bytes] = []
-
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
-        self.values.append(value)
 
 
 def cut_gzip(tmp_path: Path, fraction: float = 0.5) -> tuple[Path, list[str]]:
@@ -56,7 +47,7 @@ def cut_gzip(tmp_path: Path, fraction: float = 0.5) -> tuple[Path, list[str]]:
 def test_replay_sends_every_complete_line_then_raises(tmp_path: Path, batch_lines: int) -> None:
     path, complete = cut_gzip(tmp_path)
     assert 100 < len(complete) < 1000
-    producer = _Producer()
+    producer = RecordingProducer()
     with pytest.raises(TruncatedInputError) as exc:
         replay_file(producer, "raw", path, "cut", speed=None, batch_lines=batch_lines)  # type: ignore[arg-type]
     sent = [ln.text for v in producer.values for ln in raw_lines_from_wire(orjson.loads(v))]
@@ -68,13 +59,15 @@ def test_replay_sends_every_complete_line_then_raises(tmp_path: Path, batch_line
 def test_replay_of_a_whole_file_raises_nothing(tmp_path: Path) -> None:
     path = tmp_path / "whole.ais.gz"
     path.write_bytes(gzip.compress(NOAADATA.read_bytes()))
-    assert replay_file(_Producer(), "raw", path, "whole", speed=None, batch_lines=500) == 1001  # type: ignore[arg-type]
+    assert (
+        replay_file(RecordingProducer(), "raw", path, "whole", speed=None, batch_lines=500) == 1001
+    )  # type: ignore[arg-type]
 
 
 def _break(tmp_path: Path) -> TruncatedInputError:
     path, _ = cut_gzip(tmp_path)
     with pytest.raises(TruncatedInputError) as exc:
-        replay_file(_Producer(), "raw", path, "cut", speed=None, batch_lines=500)  # type: ignore[arg-type]
+        replay_file(RecordingProducer(), "raw", path, "cut", speed=None, batch_lines=500)  # type: ignore[arg-type]
     return exc.value
 
 

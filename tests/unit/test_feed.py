@@ -13,6 +13,7 @@ from mda.model import raw_lines_from_wire
 from replay.files import TruncatedInputError
 from replay.producer import Pacer, _paced, event_ms_of, feed_key, feed_lines, replay_files
 from replay.scenarios import T0, tagged
+from tests.unit.builders import RecordingProducer
 
 POS = "!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"
 MC_HEADER = (
@@ -115,18 +116,10 @@ def test_a_file_that_breaks_off_ends_there_and_the_others_go_on(tmp_path: Path) 
     assert got[-1].source == "b"
 
 
-class _Producer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, bytes]] = []
-
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
-        self.sent.append((key, value))
-
-
 def test_a_merged_feed_goes_under_one_key(tmp_path: Path) -> None:
     a = write(tmp_path / "a", [at(0), at(20)])
     b = write(tmp_path / "b", [at(10)])
-    producer = _Producer()
+    producer = RecordingProducer()
     sent, broken = replay_files(
         producer,  # type: ignore[arg-type]
         "raw",

@@ -22,7 +22,7 @@ from replay.scenarios import T0, tagged
 from streams.pipeline import DecodeStage, Out, TrackStage, report_items
 from streams.settings import Settings
 from streams.topics import TopicNames
-from tests.unit.builders import make_context
+from tests.unit.builders import RecordingProducer, make_context
 
 NAMES = TopicNames.from_settings(Settings())
 
@@ -65,16 +65,6 @@ def test_the_longest_line_a_reader_keeps_fits_a_message_at_its_worst(tmp_path: P
     assert len(raw_batch_to_json([line])) <= MAX_MESSAGE_BYTES
 
 
-class _Producer:
-    """Records what is sent (the replay function's only use of its producer)."""
-
-    def __init__(self) -> None:
-        self.values: list[bytes] = []
-
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
-        self.values.append(value)
-
-
 def _garbage(rnd: random.Random, n: int) -> str:
     return "!AIVDM,1,1,,A," + "".join(rnd.choice(string.ascii_letters) for _ in range(n)) + ",0*00"
 
@@ -102,7 +92,7 @@ def test_replay_of_long_lines_sends_every_line_in_records_under_the_limit(tmp_pa
     texts = [good[i // 6] if i % 6 == 0 else _garbage(rnd, 4_000) for i in range(600)]
     path = tmp_path / "long.nmea"
     path.write_text("\n".join(texts) + "\n")
-    producer = _Producer()
+    producer = RecordingProducer()
     sent = replay_file(producer, "raw", path, "long", speed=None, batch_lines=500)  # type: ignore[arg-type]
     assert sent == 600
     assert len(producer.values) > 2  # (500 lines of 4 kB: more than one record)
