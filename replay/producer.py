@@ -3,7 +3,8 @@
 One file goes under its source as key; several files given together are one feed, merged in
 event-time order under one key (:func:`feed_lines`). ``speed=None`` is as fast as possible;
 ``speed=N`` replays N times faster than the feed's own event-time progression (lines without
-a timestamp follow the last one seen; a CSV row's time is its time column).
+a timestamp follow the last one seen; a CSV row's time is its time column; a jump of more than
+an hour is not waited for, :data:`MAX_PACED_JUMP_MS`).
 
 :func:`raw_producer` is the producer of ``ais.raw`` for ``mda replay``, ``mda run`` and
 ``mda ingest``: at least once, in order, and still sending when the broker comes back.
@@ -117,6 +118,13 @@ def batches(lines: Iterable[RawLine], size: int) -> Iterator[list[RawLine]]:
         yield batch
 
 
+#: A jump in event time larger than this (either way) is not waited for: the pacing starts
+#: again from the line after it. Files years apart replayed together (a 2006 recording and
+#: today's) would otherwise wait years / speed; a corrupt time far ahead would hold the
+#: rest of its file. Rules see event time only, so what is not waited for changes nothing.
+MAX_PACED_JUMP_MS: Final = 3_600_000
+
+
 class Pacer:
     """Sleeps so that event time advances ``speed`` times faster than the wall clock.
 
@@ -129,11 +137,14 @@ class Pacer:
         self.sleep = sleep
         self.first_event_ms: int | None = None
         self.first_wall_s = 0.0
+        self.last_event_ms = 0
 
     def wait_for(self, event_ms: int | None) -> None:
         if self.speed is None or event_ms is None:
             return
-        if self.first_event_ms is None:
+        jump = abs(event_ms - self.last_event_ms)
+        self.last_event_ms = event_ms
+        if self.first_event_ms is None or jump > MAX_PACED_JUMP_MS:
             self.first_event_ms = event_ms
             self.first_wall_s = time.monotonic()
             return

@@ -162,3 +162,26 @@ def test_a_paced_replay_waits_for_each_lines_time(tmp_path: Path, kind: str) -> 
     batches = list(_paced(lines, pacer, 50))
     assert [len(b) for b in batches] == [1, 1, 1, 1]
     assert len(waits) == 3 and all(5.0 < w <= 18.0 for w in waits), waits
+
+
+def test_a_paced_replay_does_not_wait_for_a_jump_of_years(tmp_path: Path) -> None:
+    """A 2006 recording and one of 2026 at speed 10: the minute steps of each are waited for
+    (~6 s), the 20 years between them are not (before: a minute's sleep per line, for
+    ever). A corrupt time far ahead in a file is not waited for either, nor is the way back."""
+    old = T0 - 20 * 365 * 86_400_000
+    lines = [
+        tagged([POS], t, "S")[0]
+        for t in (
+            old,
+            old + 60_000,
+            T0,
+            T0 + 60_000,
+            T0 + 5 * 86_400_000,
+            T0 + 120_000,
+            T0 + 180_000,
+        )
+    ]
+    waits: list[float] = []
+    pacer = Pacer(10.0, sleep=waits.append)
+    list(_paced(feed_lines([(write(tmp_path / "n", lines), "n")], 0, []), pacer, 50))
+    assert len(waits) == 3 and all(5.0 < w <= 6.0 for w in waits), waits
