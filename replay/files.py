@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -75,7 +75,9 @@ def _physical_lines(fh: BinaryIO) -> Iterator[str]:
         yield chunk.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
-def iter_raw_lines(path: Path, source: str | None = None, *, ingest_ms: int) -> Iterator[RawLine]:
+def iter_raw_lines(
+    path: Path, source: str | None = None, *, ingest_ms: int
+) -> Generator[RawLine, None, None]:
     """Yield one :class:`RawLine` per physical line of ``path`` (gzip or plain, NMEA or CSV).
 
     ``source`` defaults to the file name; ``ingest_ms`` is stamped on every line (the event

@@ -243,29 +243,79 @@ def feed_lines(
     on hearing were refused as late, and its silence in the first was a false AIS_GAP. Each
     file keeps its own order (a line is never moved before an earlier line of its file); a
     line is placed at its own event time (:func:`event_ms_of`) or, without one, at the last
-    one its file gave (lines before a file's first time go first); ties go in the order of
-    ``files``. A time that cannot be an event time (before 2000, after 2099, a day ahead of
-    the run) places nothing: the decoder refuses it as ``bad_timestamp``.
+    one its file gave (lines before a file's first time go with it; a file without any time
+    goes first); ties go in the order of ``files``. A time that cannot be an event time
+    (before 2000, after 2099, a day ahead of the run) places nothing: the decoder refuses it
+    as ``bad_timestamp``.
+
+    A file is opened when the feed reaches its first time (read ahead, the file closed
+    again), and closed at its end: a day of hourly or minute files has the few that overlap
+    open at once, not all of them (before, a run of thousands ran out of file handles).
     """
     if len(files) == 1:
         path, source = files[0]
         yield from _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken)
         return
-    timed = [_timed(i, path, source, ingest_ms, broken) for i, (path, source) in enumerate(files)]
-    for *_, line in heapq.merge(*timed):
+    starts = sorted((_first_place(path, ingest_ms), i) for i, (path, _) in enumerate(files))
+    heap: list[tuple[int, int, int, RawLine, Iterator[tuple[int, int, int, RawLine]]]] = []
+    opened = 0
+    while True:
+        # Open every file that starts no later than the feed's next line (a tie: the file
+        # given first goes first), so the order is the merge of all files at once.
+        while opened < len(starts) and (not heap or starts[opened][0] <= heap[0][0]):
+            start, i = starts[opened]
+            opened += 1
+            path, source = files[i]
+            lines = _timed(i, path, source, ingest_ms, broken, start)
+            first = next(lines, None)
+            if first is not None:
+                heapq.heappush(heap, (*first, lines))
+        if not heap:
+            return
+        *_, line, lines = heapq.heappop(heap)
         yield line
+        following = next(lines, None)
+        if following is not None:
+            heapq.heappush(heap, (*following, lines))
+
+
+def _place_of(line: RawLine, ingest_ms: int) -> int | None:
+    """The time that places ``line`` in a merged feed: its own, unless the decoder would
+    refuse it."""
+    event_ms = event_ms_of(line)
+    if event_ms is None or implausible_event_time(event_ms, ingest_ms) is not None:
+        return None
+    return event_ms
+
+
+def _first_place(path: Path, ingest_ms: int) -> int:
+    """Where a file starts in a merged feed: its first time, or 0 (first) without any."""
+    lines = iter_raw_lines(path, ingest_ms=ingest_ms)
+    try:
+        for line in lines:
+            place = _place_of(line, ingest_ms)
+            if place is not None:
+                return place
+    except TruncatedInputError:
+        pass  # (the break is counted when the file is read for the feed)
+    finally:
+        lines.close()  # the file, at once
+    return 0
 
 
 def _timed(
-    index: int, path: Path, source: str, ingest_ms: int, broken: list[TruncatedInputError]
+    index: int,
+    path: Path,
+    source: str,
+    ingest_ms: int,
+    broken: list[TruncatedInputError],
+    start: int,
 ) -> Iterator[tuple[int, int, int, RawLine]]:
     """The lines of one file of a merged feed as (place in time, file index, line number,
-    line): distinct tuples, so the merge never compares two lines."""
-    place = 0
+    line): distinct tuples, so the merge never compares two lines or two files."""
+    place = start
     for line in _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken):
-        event_ms = event_ms_of(line)
-        if event_ms is not None and implausible_event_time(event_ms, ingest_ms) is None:
-            place = event_ms
+        place = _place_of(line, ingest_ms) or place
         yield place, index, line.line_no, line
 
 

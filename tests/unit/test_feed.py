@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import resource
 from pathlib import Path
 
 import orjson
@@ -55,15 +56,37 @@ def test_files_are_merged_in_event_time_order_each_in_its_own_order(tmp_path: Pa
 
 
 def test_a_line_without_a_time_stays_behind_its_files_last_time(tmp_path: Path) -> None:
-    # A header comment and a bare sentence: before the file's first time, and after 10 s.
+    # A header comment goes with the file's first time; a bare sentence stays at 10 s.
     a = write(tmp_path / "a", ["# recorded by S", at(10), POS, at(30)])
     b = write(tmp_path / "b", [at(0), at(12), at(20)])
     assert merged([a, b]) == [
-        ("a", 1), ("b", 1), ("a", 2), ("a", 3), ("b", 2), ("b", 3), ("a", 4)
+        ("b", 1), ("a", 1), ("a", 2), ("a", 3), ("b", 2), ("b", 3), ("a", 4)
     ]  # fmt: skip
     # A file with no time at all goes first, whole.
     bare = write(tmp_path / "bare", [POS, POS])
     assert merged([b, bare]) == [("bare", 1), ("bare", 2), ("b", 1), ("b", 2), ("b", 3)]
+    # A time a file gives is kept for its lines without one: a tie with another file's line
+    # at that time goes in the order of the files.
+    c = write(tmp_path / "c", [at(10)])
+    assert merged([c, a]) == [("c", 1), ("a", 1), ("a", 2), ("a", 3), ("a", 4)]
+    assert merged([a, c]) == [("a", 1), ("a", 2), ("a", 3), ("c", 1), ("a", 4)]
+
+
+def test_thousands_of_files_are_not_open_at_once(tmp_path: Path) -> None:
+    """A day of minute files (1,440), under a limit of 256 open files: the feed opens a file
+    when it reaches the file's first time and closes it at its end (before, every file was
+    open from the start: OSError, too many open files)."""
+    files = [
+        write(tmp_path / f"m{m:04d}.nmea", ["# minute file", at(60 * m), at(60 * m + 30)])
+        for m in range(1440)
+    ]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        got = merged(list(reversed(files)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert got == [(f"m{m:04d}.nmea", no) for m in range(1440) for no in (1, 2, 3)]
 
 
 def test_a_file_out_of_order_is_never_reordered(tmp_path: Path) -> None:
