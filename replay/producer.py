@@ -84,8 +84,14 @@ class Deliveries:
     def _failed(self, lines: int, exc: BaseException) -> None:
         with self._lock:
             self.failed += lines
-            name, text = type(exc).__name__, str(exc)
-            self.last_error = text if text.startswith(name) else f"{name}: {text}"
+            self.last_error = error_text(exc)
+
+
+def error_text(exc: BaseException) -> str:
+    """``Name: text`` of an exception, once: kafka-python's errors put their class name in
+    their text already."""
+    name, text = type(exc).__name__, str(exc)
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def line_event_ms(text: str) -> int | None:

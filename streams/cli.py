@@ -280,16 +280,13 @@ def _run_command(args: argparse.Namespace) -> int:
     stderr and exit 1, not a traceback."""
     from kafka.errors import KafkaError
 
+    from replay.producer import error_text
+
     try:
         code: int = args.func(args)
     except KafkaError as exc:
-        name, text = type(exc).__name__, str(exc)
         bootstrap = os.environ.get("MDA_KAFKA_BOOTSTRAP") or "the embedded broker"
-        print(
-            f"mda {args.command}: Kafka at {bootstrap}: "
-            f"{text if text.startswith(name) else f'{name}: {text}'}",
-            file=sys.stderr,
-        )
+        print(f"mda {args.command}: Kafka at {bootstrap}: {error_text(exc)}", file=sys.stderr)
         return 1
     return code
 

@@ -30,7 +30,7 @@ from kafka.errors import KafkaError
 from mda.errors import ReferenceDataError
 from mda.isps import ReferenceData, load_reference_dir, record_key, record_to_json
 from mda.model import MAX_MESSAGE_BYTES
-from replay.producer import Deliveries
+from replay.producer import Deliveries, error_text
 from streams.admin import ensure_topics
 from streams.pipeline import Out
 from streams.settings import Settings
@@ -162,7 +162,7 @@ def load(
     except KafkaError as exc:
         print(
             f"mda reference load: broker {settings.kafka_bootstrap} not reachable in "
-            f"{connect_timeout_s:.0f} s ({type(exc).__name__}: {exc}); nothing published",
+            f"{connect_timeout_s:.0f} s ({error_text(exc)}); nothing published",
             file=sys.stderr,
         )
         return 1
