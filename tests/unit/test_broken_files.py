@@ -23,12 +23,9 @@ from streams.pipeline import DecodeStage
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.unit.builders import RecordingProducer
+from tests.unit.test_replay_files import NOAADATA
 
 NAMES = TopicNames.from_settings(Settings())
-DATA = Path(
-    os.environ.get("MDA_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
-)
-NOAADATA = DATA / "ais_nmea" / "noaadata_uscg_nais_2006-07-15.ais"
 
 
 def cut_gzip(tmp_path: Path, fraction: float = 0.5) -> tuple[Path, list[str]]:
