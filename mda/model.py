@@ -247,15 +247,21 @@ def bounded(
     return bounded(build, rows[:half], max_bytes) + bounded(build, rows[half:], max_bytes)
 
 
-def raw_batch_to_json(lines: Iterable[RawLine], *, live: bool = False) -> bytes:
+def raw_batch_to_json(
+    lines: Iterable[RawLine], *, live: bool = False, feed: str | None = None
+) -> bytes:
     """An ``ais.raw`` message: ``{"fields": RAW_LINE_FIELDS, "lines": [row…]}``, and
     ``"live": true`` when each line's ``ingest_ms`` is the moment it was received (a live
     receiver's lines; a replay stamps its start on every line), which lets the decode stage
     date a line from a wrong clock (ahead of the receipt, or no plausible date) by the receipt
-    (:data:`~mda.lines.LIVE_AHEAD_OF_RECEIPT_MS`)."""
+    (:data:`~mda.lines.LIVE_AHEAD_OF_RECEIPT_MS`). ``"feed": name`` when the lines are of
+    several files merged into one feed (``replay.producer.feed_lines``): past the decode
+    stage they are one source, ``name``, with one event-time clock."""
     msg: dict[str, Any] = {"fields": RAW_LINE_FIELDS, "lines": [_raw_line_row(ln) for ln in lines]}
     if live:
         msg["live"] = True
+    if feed is not None:
+        msg["feed"] = feed
     return orjson.dumps(msg)
 
 

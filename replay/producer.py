@@ -27,7 +27,8 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -206,8 +207,8 @@ def replay_files(
 ) -> tuple[int, list[TruncatedInputError]]:
     """Send the lines of ``files`` (path, source) to ``topic`` as one feed, all under ``key``
     (so one partition, in this order): one file as it is, several merged in event-time order
-    (:func:`feed_lines`). Returns the line count and the files that broke off (each after
-    every line read before its break was sent)."""
+    (:func:`feed_lines`), each message naming ``key`` as their feed. Returns the line count
+    and the files that broke off (each after every line read before its break was sent)."""
     pacer = Pacer(speed)
     total = 0
     ingest_ms = int(time.time() * 1000)
@@ -219,9 +220,12 @@ def replay_files(
         # Paced: one line at a time decides the timing, sent in small batches.
         chunks = _paced(lines, pacer, max(1, min(batch_lines, 50)))
     encoded_key = key.encode()
+    # Several files: each message names the feed, which past the decode stage is their one
+    # source (one event-time clock; ENCOUNTER pairs vessels heard in different files).
+    build = raw_batch_to_json if len(files) == 1 else partial(raw_batch_to_json, feed=key)
     for batch in chunks:
         # A batch of long lines goes as several records, each small enough for any broker.
-        for rows, value in bounded(raw_batch_to_json, batch):
+        for rows, value in bounded(build, batch):
             future = producer.send(topic, key=encoded_key, value=value)
             if deliveries is not None:
                 deliveries.track(future, len(rows))
@@ -232,7 +236,8 @@ def replay_files(
 
 
 def feed_key(sources: Sequence[str], run_id: str) -> str:
-    """The ``ais.raw`` key of a replay of ``sources``: one file's source, or the run's feed."""
+    """The ``ais.raw`` key of a replay of ``sources``: one file's source, or the run's feed,
+    which is also the one source the stages after decoding see (:func:`send_end`)."""
     return sources[0] if len(sources) == 1 else f"{run_id}/feed"
 
 
@@ -250,7 +255,8 @@ def feed_lines(
     file keeps its own order (a line is never moved before an earlier line of its file); a
     line is placed at its own event time (:func:`event_ms_of`) or, without one, at the last
     one its file gave (lines before a file's first time go with it; a file without any time
-    goes first); ties go in the order of ``files``. A time that cannot be an event time
+    goes first); ties go by file name (then path, then the order given), so the feed is the
+    same in whatever order the files are given. A time that cannot be an event time
     (before 2000, after 2099, a day ahead of the run) places nothing: the decoder refuses it
     as ``bad_timestamp``.
 
@@ -262,12 +268,16 @@ def feed_lines(
         path, source = files[0]
         yield from _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken)
         return
+    # Ties go by file name, so the feed and its alerts do not depend on the order the files
+    # are given in (at equal times, the order decides which stations a tick says were heard).
+    ranked = sorted(range(len(files)), key=lambda i: (files[i][0].name, str(files[i][0]), i))
+    files = [files[i] for i in ranked]
     starts = sorted((_first_place(path, ingest_ms), i) for i, (path, _) in enumerate(files))
     heap: list[tuple[int, int, int, RawLine, Iterator[tuple[int, int, int, RawLine]]]] = []
     opened = 0
     while True:
-        # Open every file that starts no later than the feed's next line (a tie: the file
-        # given first goes first), so the order is the merge of all files at once.
+        # Open every file that starts no later than the feed's next line (a tie: the first
+        # by name goes first), so the order is the merge of all files at once.
         while opened < len(starts) and (not heap or starts[opened][0] <= heap[0][0]):
             start, i = starts[opened]
             opened += 1
@@ -350,15 +360,49 @@ def _paced(lines: Iterable[RawLine], pacer: Pacer, size: int) -> Iterator[list[R
         yield batch
 
 
-def eof_record(source: str, run_id: str, broken: TruncatedInputError | None = None) -> bytes:
+def eof_record(
+    source: str,
+    run_id: str,
+    broken: TruncatedInputError | None = None,
+    *,
+    feed: str | None = None,
+) -> bytes:
     """The control record that follows a source's last line through every stage. A source
     whose file broke off says so (``truncated``: the line where it stopped, and why): the
     decode stage rejects that as ``truncated_input``, counted with the source's other
-    rejects."""
+    rejects. With ``feed``, the end of one file of that feed: the decode stage ends the file
+    (its unfinished multipart messages, its break) and goes no further; the feed's own
+    record, after every file's, ends the feed in every stage (:func:`send_end`)."""
     record: dict[str, object] = {"ctl": "eof", "run": run_id, "source": source}
     if broken is not None:
         record["truncated"] = {"line_no": broken.lines_read + 1, "detail": broken.detail}
+    if feed is not None:
+        record["feed"] = feed
     return orjson.dumps(record)
+
+
+def send_end(
+    producer: KafkaProducer,
+    topic: str,
+    sources: Sequence[str],
+    run_id: str,
+    broken: Mapping[str, TruncatedInputError],
+    *,
+    key: str,
+) -> list[str]:
+    """End a replay of the files ``sources`` sent under ``key`` (:func:`replay_files`), each
+    file that broke off (``broken``, by source) saying where; returns the sources whose end
+    the stages after decoding pass on (what ``mda run`` waits for): the file's, or the
+    feed's. Several files: one record per file (``feed``: :func:`eof_record`), then the
+    feed's, so a vessel's last reports from any file are tracked before the feed ends."""
+    if len(sources) == 1:
+        send_eof(producer, topic, sources[0], run_id, broken.get(sources[0]), key=key)
+        return [sources[0]]
+    for source in sources:
+        value = eof_record(source, run_id, broken.get(source), feed=key)
+        producer.send(topic, key=key.encode(), value=value)
+    send_eof(producer, topic, key, run_id, key=key)
+    return [key]
 
 
 def send_eof(

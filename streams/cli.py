@@ -58,8 +58,8 @@ def format_summary(summary: Any, files: list[Path]) -> str:
         + (", ".join(f"{r}:{c}" for r, c in summary.rejected.most_common()) or "-"),
         f"reports tracked: {summary.reports}  duplicates suppressed: {summary.duplicates}"
         f"  late: {summary.late}",
-        # Counted per file: a vessel heard in several files is counted in each.
-        f"vessels: {summary.vessels}" + (" (per file, summed)" if len(files) > 1 else ""),
+        # Several files are one feed: a vessel heard in several is counted once.
+        f"vessels: {summary.vessels}",
     ]
     lines += [f"broken off: {detail}; the lines before were processed" for detail in summary.broken]
     by_rule = Counter(a["rule"] for a in summary.alerts if a["status"] == "open")

@@ -34,6 +34,11 @@ orjson bytes:
 - control records ``{"ctl": "eof", "run": …, "source": …}`` follow a source's last line
   through every stage (to every partition), carrying per-stage counts, so ``mda run`` knows
   when every line has been processed and the alerts drained.
+- a feed: several files merged into one (``replay.producer.feed_lines``), each ``ais.raw``
+  batch naming it (``"feed": name``). The decode stage decodes each file as itself (its
+  station, its multipart messages, its rejects) and passes the reports on as the feed's
+  (``source`` the feed): one clock, one set of vessels, pairs across files. A file's end
+  (``{"ctl": "eof", "source": file, "feed": name}``) stops there; the feed's own end goes on.
 """
 
 from __future__ import annotations
@@ -172,7 +177,12 @@ _CTL_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
 }
 #: The fields a control record may carry, with the JSON type they must have when it does.
 _CTL_OPTIONAL: dict[str, tuple[tuple[str, type], ...]] = {
-    "eof": (("final_tick", dict), ("reports_partition", int), ("truncated", dict)),
+    "eof": (
+        ("final_tick", dict),
+        ("reports_partition", int),
+        ("truncated", dict),
+        ("feed", str),
+    ),
     "reference": (("offset", int),),
 }
 
@@ -343,6 +353,9 @@ class DecodeStage:
         msg = read_message(value, "lines")
         if _eof_of(msg):
             return self._eof(msg)
+        feed = msg.get("feed")
+        if feed is not None and type(feed) is not str:
+            raise DecodeError(RejectReason.BAD_MESSAGE, "a batch whose 'feed' is not a string")
         try:
             raws = raw_lines_from_wire(msg)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
@@ -358,11 +371,13 @@ class DecodeStage:
         self.last_retimed = 0
         self.last_new_wrong_clocks = []
         # A run of lines of one source (a whole batch, as our producers write them) goes
-        # through the decoder into one result and is counted once.
+        # through the decoder into one result and is counted once. The lines of a feed
+        # (several files merged) are decoded per file and counted, ticked and passed on as
+        # the feed's (_route).
         for source, run in groupby(raws, key=_source_of):
             raws = list(run)
             result = self.decoder.feed_many(raws, live=live)
-            counts = self.counts[source]
+            counts = self.counts[feed or source]
             counts.lines += len(raws)
             if result.retimed:
                 counts.retimed += len(result.retimed)
@@ -373,7 +388,8 @@ class DecodeStage:
             for msg_type, n in Counter(result.decoded_types).items():
                 decoded[_type_name(msg_type)] += n
             counts.rejected.update(r.reason for r in result.rejects)
-            self._route(source, result.rows, by_partition)
+            rows = result.rows if feed is None else _of_feed(result.rows, feed, source)
+            self._route(feed or source, rows, by_partition)
         self.last_rejects = rejects
         self.last_decoded_types = decoded_types
         self.last_lines = len(lines)
@@ -448,6 +464,9 @@ class DecodeStage:
     def _eof(self, msg: dict[str, Any]) -> list[Out]:
         source = msg["source"]
         pending = self.decoder.flush(source)
+        feed = msg.get("feed")
+        if feed is not None:
+            return self._file_of_feed_ends(source, feed, pending, msg)
         last_tick = self.tick_ms.pop(source, None)
         heard = self.stations.pop(source, {})
         c = self.counts.pop(source, DecodeCounts())
@@ -471,6 +490,36 @@ class DecodeStage:
         return self._rejects_out(pending) + [
             Out(self.topics.reports, b"ctl", ctl, p) for p in range(self.partitions)
         ]
+
+    def _file_of_feed_ends(
+        self, source: str, feed: str, pending: list[Reject], msg: dict[str, Any]
+    ) -> list[Out]:
+        """One file of a feed has ended: its unfinished multipart messages and its break, if
+        it broke off, are rejects, counted with the feed's; nothing goes further (the feed's
+        own end-of-file record, which follows every file's, ends it in every stage)."""
+        broken = _broken_off(msg, source)
+        if broken is not None:
+            pending.append(broken)
+        self.counts[feed].rejected.update(r.reason for r in pending)
+        self.last_rejects = pending
+        self.last_decoded_types = []
+        self.last_lines = 0
+        self.last_retimed = 0
+        self.last_new_wrong_clocks = []
+        return self._rejects_out(pending)
+
+
+def _of_feed(rows: list[ReportRow], feed: str, source: str) -> list[ReportRow]:
+    """The report rows of ``source``, one file of ``feed``, as the feed's: their source the
+    feed (its clock, its vessels, its pairs), their station, when their lines name none, the
+    file (each receiver's recording is its own station, as when replayed alone)."""
+    out: list[ReportRow] = []
+    for row in rows:
+        values = list(row)
+        values[ROW_STATION] = values[ROW_STATION] or source
+        values[ROW_SOURCE] = feed
+        out.append(tuple(values))
+    return out
 
 
 def _broken_off(msg: dict[str, Any], source: str) -> Reject | None:
@@ -577,8 +626,9 @@ class TrackStage:
         self._born: dict[int, int] = defaultdict(int)
         self.last_flushed = False
         self.table_writes = 0
-        # Event-time watermark per (partition, source): recorded files replayed together may
-        # lie years apart, so one file's time must not silence another file's vessels.
+        # Event-time watermark per (partition, source): recordings replayed in separate runs
+        # may lie years apart, so one's time must not silence another's vessels (the files of
+        # one run are one source, their feed: the decode stage's ``_of_feed``).
         self.watermarks: dict[tuple[int, str], int] = {}
         # AIS_GAP: per (partition, source), a heap of (deadline_ms, mmsi) checked as the
         # watermark passes, with at most one live entry per vessel (``scheduled``): a report

@@ -17,7 +17,8 @@ has passed its closing tick, sorted by event time and MMSI. The cost is up to on
 memory of one span of presences (plus however far the slowest track partition trails).
 
 State lives in the stage (in memory), per (partition, source): the vessel sets and pairs of
-:class:`mda.proximity.ProximityState`, bounded by event time. The pairs worth keeping (an
+:class:`mda.proximity.ProximityState`, bounded by event time (the files of one run are one
+source, their feed, so vessels heard in different files are paired). The pairs worth keeping (an
 ENCOUNTER alert open, or close for a minute or more: :func:`mda.proximity.worth_keeping`),
 with their vessels' IMO and name, are also written to a checkpoint, the changelog-backed
 table ``proximity_pairs`` in the worker, keyed by partition, source and pair: when one

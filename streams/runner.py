@@ -29,7 +29,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from tqdm import tqdm
 
-from replay.producer import feed_key, raw_producer, replay_files, send_eof
+from replay.producer import feed_key, raw_producer, replay_files, send_end
 from streams.admin import ensure_topics
 from streams.broker import free_port, start_broker
 from streams.end_markers import EndMarkers
@@ -256,16 +256,21 @@ def run_files(
                     )
                     # A file that broke off was sent up to its break; the decode stage counts
                     # the break as a reject (truncated_input) at the source's end.
-                    broken_at = {b.path: b for b in broken}
+                    source_of = dict(zip(files, sources, strict=True))
                     summary.broken += [b.detail for b in broken]
-                    for path, source in zip(files, sources, strict=True):
-                        end = broken_at.get(path)
-                        send_eof(producer, names.raw, source, run_id, end, key=feed)
+                    ends = send_end(
+                        producer,
+                        names.raw,
+                        sources,
+                        run_id,
+                        {source_of[b.path]: b for b in broken},
+                        key=feed,
+                    )
                     producer.flush()
                 finally:
                     bar.close()
                     producer.close()
-                markers = EndMarkers(run_id, sources, n)
+                markers = EndMarkers(run_id, ends, n)
                 _collect(consumer, summary, markers, procs, stall_timeout_s)
                 if after_run is not None:
                     after_run(summary)

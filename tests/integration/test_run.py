@@ -213,6 +213,12 @@ def two_receivers() -> tuple[Scenario, dict[str, list[str]]]:
     # BOTH: every transmission heard by both receivers (the second copy is a duplicate).
     for station in ("S-WEST", "S-EAST"):
         b.run(both, T0, 180, lat + 0.2, lon, 0.002, sog=9.0, station=station)
+    # PAIR: two vessels 300 m apart at 0.5 kn, each heard by one receiver only: an encounter
+    # 20 min after the second's first report, open to the end.
+    near_w, near_e = 366200006, 366200007
+    b.run(near_w, T0, 180, lat - 0.25, lon - 0.05, sog=0.5, cog=45.0, station="S-WEST")
+    b.run(near_e, T0 + 10_000, 180, lat - 0.2473, lon - 0.05, sog=0.5, cog=45.0, station="S-EAST")
+    b.expect("ENCOUNTER", near_w, T0 + 10_000 + 20 * MIN_MS, "medium")
     scenario = b.build()
     by_station = {
         station: [ln for ln in scenario.lines if f"s:{station}," in ln]
@@ -230,7 +236,9 @@ def test_two_receivers_recordings_replayed_together_give_the_aggregated_feeds_al
     the order of the files, and the same alerts with two workers. Before, the files were
     replayed one after the other: TRANSIT, carried on by the east receiver, was silent in
     the west's file (a false AIS_GAP), and DARK's gap was missed (the east file's reports of
-    it came after the west's, and were refused as late)."""
+    it came after the west's, and were refused as late). Then, merged, each file was still
+    its own source past decoding: PAIR's encounter (one vessel in each file) was missed, and
+    a vessel heard in both files was counted twice."""
     scenario, by_station = two_receivers()
     west, east = tmp_path / "west.nmea", tmp_path / "east.nmea"
     west.write_text("\n".join(by_station["S-WEST"]) + "\n")
@@ -240,5 +248,6 @@ def test_two_receivers_recordings_replayed_together_give_the_aggregated_feeds_al
     assert got_of(we) == expected_of(scenario)
     assert "late: 0" in stdout
     assert "duplicates suppressed: 181" in stdout  # BOTH's second copies
+    assert "vessels: 7\n" in stdout  # TRANSIT, DARK and BOTH once each
     mda_run(broker, tmp_path / "ew.jsonl", str(east), str(west), "--workers", "2")
     assert read_alerts(tmp_path / "ew.jsonl") == we

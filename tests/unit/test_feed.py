@@ -7,14 +7,29 @@ import gzip
 import os
 import resource
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from pyais.encode import encode_dict
 
-from mda.model import raw_lines_from_wire
+from mda.errors import DecodeError
+from mda.model import RawLine, raw_batch_to_json, raw_lines_from_wire
 from replay.files import TruncatedInputError
-from replay.producer import Pacer, _paced, event_ms_of, feed_key, feed_lines, replay_files
+from replay.producer import (
+    Pacer,
+    _paced,
+    eof_record,
+    event_ms_of,
+    feed_key,
+    feed_lines,
+    replay_files,
+    send_end,
+)
 from replay.scenarios import T0, tagged
+from streams.pipeline import DecodeStage, Out, report_items
+from streams.settings import Settings
+from streams.topics import TopicNames
 from tests.unit.builders import RecordingProducer
 
 POS = "!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"
@@ -50,10 +65,16 @@ def test_files_are_merged_in_event_time_order_each_in_its_own_order(tmp_path: Pa
     assert merged([a, b]) == [
         ("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3), ("a", 4), ("b", 3)
     ]  # fmt: skip
-    # Ties go in the order the files were given.
+    # Ties go by file name, whatever the order the files are given in.
     c = write(tmp_path / "c", [at(10), at(20)])
     assert merged([a, c]) == [("a", 1), ("a", 2), ("c", 1), ("a", 3), ("c", 2), ("a", 4)]
-    assert merged([c, a]) == [("a", 1), ("c", 1), ("a", 2), ("c", 2), ("a", 3), ("a", 4)]
+    assert merged([c, a]) == merged([a, c])
+    # The same name in two folders: by path.
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    x = write(tmp_path / "x" / "r.nmea", [at(10)])
+    y = write(tmp_path / "y" / "r.nmea", [at(10)])
+    assert [ln.source for ln in feed_lines([(y, "y"), (x, "x")], T0 + 86_400_000, [])] == ["x", "y"]
 
 
 def test_a_line_without_a_time_stays_behind_its_files_last_time(tmp_path: Path) -> None:
@@ -67,9 +88,9 @@ def test_a_line_without_a_time_stays_behind_its_files_last_time(tmp_path: Path) 
     bare = write(tmp_path / "bare", [POS, POS])
     assert merged([b, bare]) == [("bare", 1), ("bare", 2), ("b", 1), ("b", 2), ("b", 3)]
     # A time a file gives is kept for its lines without one: a tie with another file's line
-    # at that time goes in the order of the files.
+    # at that time goes by file name.
     c = write(tmp_path / "c", [at(10)])
-    assert merged([c, a]) == [("c", 1), ("a", 1), ("a", 2), ("a", 3), ("a", 4)]
+    assert merged([c, a]) == [("a", 1), ("a", 2), ("a", 3), ("c", 1), ("a", 4)]
     assert merged([a, c]) == [("a", 1), ("a", 2), ("a", 3), ("c", 1), ("a", 4)]
 
 
@@ -212,3 +233,119 @@ def test_a_paced_replay_does_not_wait_for_a_jump_of_years(tmp_path: Path) -> Non
     pacer = Pacer(10.0, sleep=waits.append)
     list(_paced(feed_lines([(write(tmp_path / "n", lines), "n")], 0, []), pacer, 50))
     assert len(waits) == 3 and all(5.0 < w <= 6.0 for w in waits), waits
+
+
+# Past the decode stage the files of a feed are one source: the feed (one event-time clock,
+# one set of vessels and pairs); each file stays its own station and its own rejects.
+
+NAMES = TopicNames.from_settings(Settings())
+BARE = POS  # no tag block: no station named
+
+
+def feed_batch(feed: str | None, *lines: tuple[str, int, str]) -> bytes:
+    return raw_batch_to_json([RawLine(s, n, text, T0) for s, n, text in lines], feed=feed)
+
+
+def reports_of(outs: list[Out]) -> list[dict[str, Any]]:
+    return [
+        d for o in outs if o.topic == NAMES.reports for d in report_items(orjson.loads(o.value))
+    ]
+
+
+def test_the_decode_stage_passes_a_feeds_reports_on_as_the_feeds(tmp_path: Path) -> None:
+    stage = DecodeStage(NAMES, 2)
+    outs = stage.handle(feed_batch("run/feed", ("a", 1, at(0, "S-A")), ("b", 1, BARE)))
+    items = reports_of(outs)
+    reports = [d for d in items if "mmsi" in d]
+    assert [(r["source"], r["station"]) for r in reports] == [
+        ("run/feed", "S-A"),  # the station its tag block names
+        ("run/feed", "b"),  # none named: its file
+    ]
+    ticks = [d for d in items if "tick" in d]
+    assert {t["source"] for t in ticks} == {"run/feed"}
+    assert set(stage.counts) == {"run/feed"}
+    assert stage.counts["run/feed"].lines == 2
+    # The same lines, no feed: each file its own source, as before.
+    alone = DecodeStage(NAMES, 2)
+    items = reports_of(alone.handle(feed_batch(None, ("a", 1, at(0, "S-A")), ("b", 1, BARE))))
+    assert [(r["source"], r["station"]) for r in items if "mmsi" in r] == [
+        ("a", "S-A"),
+        ("b", None),
+    ]
+    assert set(alone.counts) == {"a", "b"}
+
+
+def test_a_files_end_stays_in_the_decode_stage_and_the_feeds_end_goes_on(
+    tmp_path: Path,
+) -> None:
+    first, _second = encode_dict(
+        {"type": 5, "mmsi": 316012345, "shipname": "LAKE SPIRIT", "callsign": "CFK2345"},
+        talker_id="AI",
+        sentence_type="VDM",
+    )
+    stage = DecodeStage(NAMES, 2)
+    stage.handle(feed_batch("run/feed", ("a", 1, at(0)), ("b", 1, first)))
+    cut = TruncatedInputError(Path("a.gz"), 1, EOFError("compressed file ended"))
+    ends = [
+        stage.handle(eof_record("a", "run", cut, feed="run/feed")),
+        stage.handle(eof_record("b", "run", feed="run/feed")),
+    ]
+    # A file's end: its rejects (its break; its unfinished multipart message), nothing more.
+    assert [[o.topic for o in outs] for outs in ends] == [[NAMES.rejected], [NAMES.rejected]]
+    rejects = [orjson.loads(outs[0].value)["rejects"] for outs in ends]
+    assert [[(r["source"], r["line_no"], r["reason"]) for r in rs] for rs in rejects] == [
+        [("a", 2, "truncated_input")],
+        [("b", 1, "incomplete_multipart")],
+    ]
+    # The feed's end goes to every partition with the counts of both files and its clock.
+    outs = stage.handle(eof_record("run/feed", "run"))
+    assert [(o.topic, o.partition) for o in outs] == [(NAMES.reports, 0), (NAMES.reports, 1)]
+    end = orjson.loads(outs[0].value)
+    assert end["source"] == "run/feed" and "feed" not in end
+    assert end["decode"]["lines"] == 2
+    assert end["decode"]["rejected"] == {"truncated_input": 1, "incomplete_multipart": 1}
+    assert end["final_tick"]["source"] == "run/feed"
+    assert end["final_tick"]["tick"] == T0
+    assert stage.counts == {} and stage.tick_ms == {}
+
+
+def test_a_batch_whose_feed_is_not_a_string_is_refused() -> None:
+    value = orjson.dumps({**orjson.loads(feed_batch(None, ("a", 1, at(0)))), "feed": 7})
+    stage = DecodeStage(NAMES, 2)
+    with pytest.raises(DecodeError, match="'feed' is not a string"):
+        stage.handle(value)
+    assert stage.counts == {}
+
+
+def test_a_merged_replay_names_its_feed_and_ends_each_file_then_the_feed(
+    tmp_path: Path,
+) -> None:
+    a = write(tmp_path / "a", [at(0), at(20)])
+    b = write(tmp_path / "b", [at(10)])
+    producer = RecordingProducer()
+    replay_files(
+        producer,  # type: ignore[arg-type]
+        "raw",
+        [(a, "a"), (b, "b")],
+        key="run/feed",
+        speed=None,
+        batch_lines=2,
+    )
+    assert {orjson.loads(v).get("feed") for v in producer.values} == {"run/feed"}
+    cut = TruncatedInputError(b, 1, EOFError("x"))
+    assert send_end(producer, "raw", ["a", "b"], "run", {"b": cut}, key="run/feed") == [  # type: ignore[arg-type]
+        "run/feed"
+    ]
+    ends = [orjson.loads(v) for k, v in producer.sent[-3:]]
+    assert {k for k, _ in producer.sent} == {b"run/feed"}
+    assert [(e["source"], e.get("feed"), "truncated" in e) for e in ends] == [
+        ("a", "run/feed", False),
+        ("b", "run/feed", True),
+        ("run/feed", None, False),
+    ]
+    # One file: its lines name no feed, and its own end is the one that goes on.
+    alone = RecordingProducer()
+    replay_files(alone, "raw", [(a, "a")], key="a", speed=None, batch_lines=2)  # type: ignore[arg-type]
+    assert send_end(alone, "raw", ["a"], "run", {}, key="a") == ["a"]  # type: ignore[arg-type]
+    assert [orjson.loads(v).get("feed") for v in alone.values] == [None, None]
+    assert orjson.loads(alone.values[-1])["source"] == "a"
