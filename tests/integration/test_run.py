@@ -12,6 +12,8 @@ import orjson
 import pytest
 
 from mda.alerts import iso_utc, validate_message
+from mda.model import RawLine
+from replay.producer import event_ms_of
 from replay.scenarios import (
     DATA_DIR,
     LM_LAT,
@@ -251,3 +253,23 @@ def test_two_receivers_recordings_replayed_together_give_the_aggregated_feeds_al
     assert "vessels: 7\n" in stdout  # TRANSIT, DARK and BOTH once each
     mda_run(broker, tmp_path / "ew.jsonl", str(east), str(west), "--workers", "2")
     assert read_alerts(tmp_path / "ew.jsonl") == we
+
+
+def test_an_encounter_going_on_from_one_files_hours_into_the_next_is_one_encounter(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """The encounter scenario cut at 25 min into two files (one receiver's consecutive
+    recordings), given together: exactly its ground truth, as the one file gives. Before,
+    each file was its own source past decoding: the drifting pair's encounter, opened in
+    the first file, was not closed by the second's reports (4 of its 5 alerts)."""
+    scenario = SCENARIOS["rules_encounter"]()
+    cut = T0 + 25 * MIN_MS
+    first = [ln for ln in scenario.lines if (event_ms_of(RawLine("s", 0, ln, 0)) or 0) < cut]
+    assert 0 < len(first) < len(scenario.lines)
+    h1, h2 = tmp_path / "h1.nmea", tmp_path / "h2.nmea"
+    h1.write_text("\n".join(first) + "\n")
+    h2.write_text("\n".join(scenario.lines[len(first) :]) + "\n")
+    assert scenario.zones_path is not None
+    out = tmp_path / "h.jsonl"
+    mda_run(broker, out, str(h2), str(h1), "--zones", str(scenario.zones_path))
+    assert got_of(read_alerts(out)) == expected_of(scenario)
