@@ -58,9 +58,17 @@ class Filters:
         return self.mmsi is None or self.mmsi in (a.get("mmsi"), a.get("other_mmsi"))
 
 
+#: How long ``mda alerts`` tries to reach the broker before saying it cannot (kafka-python's
+#: default, 30 s, kept a watch officer waiting that long to learn the broker is down).
+BOOTSTRAP_TIMEOUT_MS = 10_000
+
+
 def _consumer(bootstrap: str) -> KafkaConsumer:
     return KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=200
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=200,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
     )
 
 
