@@ -86,6 +86,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     topic = TopicNames.from_settings(settings).raw
     source = args.source or str(endpoint)
+    # A feed: every receiver given the same name goes under it (one partition: one decoder
+    # reads them in arrival order) and is, past decoding, one source with them.
+    key = (args.feed or source).encode()
+    build = partial(raw_batch_to_json, live=True, feed=args.feed)
     # The receiver must not stop reading for long (a UDP socket drops what it cannot hold): a
     # send that cannot go on (the topic's metadata unknown) waits a second at most, then
     # counts as failed.
@@ -93,9 +97,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     def send(batch: list[RawLine]) -> None:
         # A batch of long lines goes as several records, each small enough for any broker.
-        for lines, value in bounded(partial(raw_batch_to_json, live=True), batch):
+        for lines, value in bounded(build, batch):
             try:
-                future = producer.send(topic, key=source.encode(), value=value)
+                future = producer.send(topic, key=key, value=value)
             except KafkaError as exc:  # the topic unknown for max_block_ms, a record too large
                 _failed(len(lines), exc)
                 continue
@@ -134,7 +138,14 @@ def add_parser(sub: Any) -> None:
     """Register ``mda ingest`` on the top-level subcommands."""
     p = sub.add_parser("ingest", help="live NMEA from a UDP socket or TCP server onto ais.raw")
     p.add_argument("url", metavar="udp://HOST:PORT|tcp://HOST:PORT")
-    p.add_argument("--source", help="source name, the ais.raw key (default: the URL)")
+    p.add_argument("--source", help="source name, the ais.raw key unless --feed (default: the URL)")
+    p.add_argument(
+        "--feed",
+        metavar="NAME",
+        help="receivers that are one feed: each `mda ingest` given the same NAME sends under "
+        "it, and past decoding they are one source (one event-time clock; ENCOUNTER pairs "
+        "vessels heard by different receivers); each receiver stays its own station",
+    )
     p.add_argument(
         "--delay", type=float, default=0.2, metavar="S", help="longest wait to fill a batch"
     )

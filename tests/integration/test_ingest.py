@@ -43,8 +43,15 @@ def file_lines(path: Path) -> list[str]:
     return [r.text for r in iter_raw_lines(path, ingest_ms=0) if r.text.strip()]
 
 
-def raw_lines(broker: EmbeddedBroker, topic: str, want: int, timeout_s: float) -> list[RawLine]:
-    """The lines on ``topic``; each message must say they are live (stamped at receipt)."""
+def raw_lines(
+    broker: EmbeddedBroker,
+    topic: str,
+    want: int,
+    timeout_s: float,
+    keys: list[tuple[bytes, object]] | None = None,
+) -> list[RawLine]:
+    """The lines on ``topic``; each message must say they are live (stamped at receipt).
+    ``keys``: each message's key and feed, if given."""
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
     tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or [0]]
     consumer.assign(tps)
@@ -57,6 +64,8 @@ def raw_lines(broker: EmbeddedBroker, topic: str, want: int, timeout_s: float) -
                 msg = orjson.loads(rec.value)
                 assert msg.get("live") is True
                 out += raw_lines_from_wire(msg)
+                if keys is not None:
+                    keys.append((rec.key, msg.get("feed")))
     consumer.close()
     return out
 
@@ -97,7 +106,9 @@ def scrape_until(port: int, done: Any, timeout_s: float = 30) -> Samples:
         time.sleep(0.2)
 
 
-def spawn_ingest(url: str, env: dict[str, str], metrics_port: int, log_path: Path) -> Any:
+def spawn_ingest(
+    url: str, env: dict[str, str], metrics_port: int, log_path: Path, *extra: str
+) -> Any:
     with open(log_path, "wb") as log:
         return subprocess.Popen(
             [
@@ -108,6 +119,7 @@ def spawn_ingest(url: str, env: dict[str, str], metrics_port: int, log_path: Pat
                 url,
                 "--metrics-port",
                 str(metrics_port),
+                *extra,
             ],
             env=env,
             stdout=log,
@@ -175,6 +187,49 @@ def test_udp_ingest_command_and_sigterm(broker: EmbeddedBroker, tmp_path: Path) 
     assert all(now_ms - 120_000 < r.ingest_ms <= now_ms for r in got)  # stamped at receipt
     assert decoded_types(got) == decoded_types(list(iter_raw_lines(SOCAL, ingest_ms=0)))
     assert f"{len(lines)} lines" in log_path.read_text()
+
+
+def test_receivers_of_one_feed_send_under_its_name(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """``mda ingest --feed harbour``: two receivers' lines go under the key ``harbour``, each
+    message naming the feed, each line its receiver's source (its station past decoding;
+    the stages' side: ``test_live_receivers_of_one_feed_pair_the_vessels_each_hears``)."""
+    prefix, topic = prepared(broker)
+    env = {**os.environ, "MDA_KAFKA_BOOTSTRAP": broker.bootstrap, "MDA_TOPIC_PREFIX": prefix}
+    lines = file_lines(SOCAL)[:40]
+    procs = []
+    try:
+        for name in ("west", "east"):
+            port = free_port()
+            log_path = tmp_path / f"{name}.log"
+            procs.append(
+                spawn_ingest(
+                    f"udp://127.0.0.1:{port}",
+                    env,
+                    free_port(),
+                    log_path,
+                    "--feed",
+                    "harbour",
+                    "--source",
+                    name,
+                )
+            )
+            deadline = time.monotonic() + 30
+            while b"listening on" not in log_path.read_bytes():
+                assert procs[-1].poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                for ln in lines:
+                    sender.sendto(f"{ln}\r\n".encode(), ("127.0.0.1", port))
+                    time.sleep(0.001)
+        keys: list[tuple[bytes, object]] = []
+        got = raw_lines(broker, topic, 2 * len(lines), 30, keys)
+    finally:
+        for proc in procs:
+            stop_process(proc)
+    assert len(got) == 2 * len(lines)
+    assert set(keys) == {(b"harbour", "harbour")}
+    for name in ("west", "east"):
+        assert [r.text for r in got if r.source == name] == lines
 
 
 class DroppingServer:
