@@ -34,11 +34,12 @@ orjson bytes:
 - control records ``{"ctl": "eof", "run": …, "source": …}`` follow a source's last line
   through every stage (to every partition), carrying per-stage counts, so ``mda run`` knows
   when every line has been processed and the alerts drained.
-- a feed: several files merged into one (``replay.producer.feed_lines``), each ``ais.raw``
-  batch naming it (``"feed": name``). The decode stage decodes each file as itself (its
-  station, its multipart messages, its rejects) and passes the reports on as the feed's
-  (``source`` the feed): one clock, one set of vessels, pairs across files. A file's end
-  (``{"ctl": "eof", "source": file, "feed": name}``) stops there; the feed's own end goes on.
+- a feed: several files merged into one (``replay.producer.feed_lines``), or the live
+  receivers given one ``mda ingest --feed``, each ``ais.raw`` batch naming it (``"feed":
+  name``). The decode stage decodes each file or receiver as itself (its station, its
+  multipart messages, its rejects) and passes the reports on as the feed's (``source`` the
+  feed): one clock, one set of vessels, pairs across files. A file's end (``{"ctl": "eof",
+  "source": file, "feed": name}``) stops there; the feed's own end goes on.
 """
 
 from __future__ import annotations
@@ -372,8 +373,8 @@ class DecodeStage:
         self.last_new_wrong_clocks = []
         # A run of lines of one source (a whole batch, as our producers write them) goes
         # through the decoder into one result and is counted once. The lines of a feed
-        # (several files merged) are decoded per file and counted, ticked and passed on as
-        # the feed's (_route).
+        # (several files merged, or receivers of one --feed) are decoded per file or receiver
+        # and counted, ticked and passed on as the feed's (_route).
         for source, run in groupby(raws, key=_source_of):
             raws = list(run)
             result = self.decoder.feed_many(raws, live=live)
@@ -510,9 +511,9 @@ class DecodeStage:
 
 
 def _of_feed(rows: list[ReportRow], feed: str, source: str) -> list[ReportRow]:
-    """The report rows of ``source``, one file of ``feed``, as the feed's: their source the
-    feed (its clock, its vessels, its pairs), their station, when their lines name none, the
-    file (each receiver's recording is its own station, as when replayed alone)."""
+    """The report rows of ``source``, one file or receiver of ``feed``, as the feed's: their
+    source the feed (its clock, its vessels, its pairs), their station, when their lines name
+    none, ``source`` (each receiver, or its recording, is its own station, as when alone)."""
     out: list[ReportRow] = []
     for row in rows:
         values = list(row)
