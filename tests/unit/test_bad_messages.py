@@ -39,6 +39,8 @@ NOT_MESSAGES = [
     b'{"lines": 5, "reports": 5, "presence": 5}',
     b'{"ctl": "eof"}',
     b'{"ctl": "eof", "source": 5}',
+    b'{"ctl": "eof", "run": "r", "source": "x", "feed": 5}',
+    b'{"ctl": "eof", "run": "r", "source": "x", "truncated": "cut"}',
     b'{"ctl": "restart", "source": "x"}',
 ]
 
