@@ -39,6 +39,7 @@ from mda.errors import DecodeError, RejectReason
 from mda.lines import (
     AHEAD_OF_RECEIPT_MS,
     LIVE_AHEAD_OF_RECEIPT_MS,
+    ROLLOVER_BEHIND_MS,
     SentencePart,
     clock_offset_text,
     implausible_event_time,
@@ -335,16 +336,23 @@ class Decoder:
             event_ms < EARLIEST_EVENT_MS
             or event_ms >= LATEST_EVENT_MS
             or (raw.ingest_ms > 0 and event_ms > raw.ingest_ms + ahead_ms)
+            or (
+                ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS
+                and raw.ingest_ms - event_ms > ROLLOVER_BEHIND_MS
+            )
         ):
             # Before its station's clock or its fragments see it (a time a year ahead would
-            # expire every pending fragment of the station). The three comparisons of
-            # implausible_event_time, inline: this is every dated line's path.
-            if ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS and _retime(
+            # expire every pending fragment of the station). The comparisons of
+            # implausible_event_time, inline: this is every dated line's path; a live line
+            # far behind its receipt is looked at closer (a GPS rollover, or kept).
+            why = implausible_event_time(event_ms, raw.ingest_ms, ahead_ms)
+            if why is None:
+                pass  # far behind, not 1024 weeks: latency, or a recording streamed live
+            elif ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS and _retime(
                 event_ms, raw, part.station, result
             ):
                 event_ms, time_source = raw.ingest_ms, "ingest"
             else:
-                why = implausible_event_time(event_ms, raw.ingest_ms, ahead_ms) or "?"
                 self._reject(result, raw, RejectReason.BAD_TIMESTAMP, why)
                 return
         newest_ms = state.newest_ms

@@ -112,8 +112,24 @@ AHEAD_OF_RECEIPT_MS: Final = 86_400_000
 #: 1999). A minute covers a receiver's clock drift, while moving a gap no more than a minute
 #: early. Replayed files are not live (their lines share the replay's start as receipt) and
 #: keep :data:`AHEAD_OF_RECEIPT_MS` and the refusal. A live line dated *behind* its receipt
-#: keeps its time: latency (satellite AIS: hours) and a recording streamed over TCP look so.
+#: keeps its time: latency (satellite AIS: hours) and a recording streamed over TCP look so;
+#: except 1024 weeks behind (:data:`GPS_ROLLOVER_MS`).
 LIVE_AHEAD_OF_RECEIPT_MS: Final = 60_000
+
+#: A GPS week-number rollover: a receiver whose firmware counts GPS weeks from the wrong epoch
+#: dates every line 1024 weeks (19.6 years) back — in 2026, in 2006 or 2007, a date a file or
+#: a feed can have — and is otherwise right to the second; the reports are good. A live line
+#: dated that far behind its receipt, give or take :data:`ROLLOVER_SLACK_MS`, is dated by its
+#: receipt (counted, and logged once per clock, like a clock ahead). Before, such a station's
+#: vessels were tracked 19.6 years in the past: their tracks expired at once, and their alerts
+#: were dated then. (Two rollovers back is before 2000 until 2039, refused as such.)
+GPS_ROLLOVER_MS: Final = 1024 * 7 * 86_400_000
+#: How far from exactly 1024 weeks behind its receipt a live line is still a rollover: a day
+#: (its latency and drift; a recording streamed live falls in it only by a day's coincidence).
+ROLLOVER_SLACK_MS: Final = 86_400_000
+#: A live line dated further behind its receipt than this may be a rollover (the decoder's
+#: quick test before :func:`implausible_event_time`).
+ROLLOVER_BEHIND_MS: Final = GPS_ROLLOVER_MS - ROLLOVER_SLACK_MS
 
 
 def implausible_event_time(
@@ -123,7 +139,8 @@ def implausible_event_time(
 
     ``ingest_ms`` is when the line was received (0: not known, as in tests and tools, and
     then only the fixed bounds apply), and ``ahead_ms`` how far ahead of that it may be
-    (:data:`LIVE_AHEAD_OF_RECEIPT_MS` for a live line). Not for the ingest time itself, the
+    (:data:`LIVE_AHEAD_OF_RECEIPT_MS` for a live line, which may not be a GPS week-number
+    rollover behind it either: :data:`GPS_ROLLOVER_MS`). Not for the ingest time itself, the
     time of last resort, which is the system's own clock.
     """
     if event_ms < EARLIEST_EVENT_MS:
@@ -134,6 +151,15 @@ def implausible_event_time(
         return (
             f"event time {_readable(event_ms)} is {_span(event_ms - ingest_ms)} ahead of the "
             f"line's receipt ({_readable(ingest_ms)})"
+        )
+    if (
+        ahead_ms == LIVE_AHEAD_OF_RECEIPT_MS
+        and ingest_ms > 0
+        and abs(ingest_ms - event_ms - GPS_ROLLOVER_MS) <= ROLLOVER_SLACK_MS
+    ):
+        return (
+            f"event time {_readable(event_ms)} is 1024 weeks behind the line's receipt "
+            f"({_readable(ingest_ms)}): a GPS week-number rollover"
         )
     return None
 

@@ -23,7 +23,8 @@ MESSAGES_REJECTED = Counter("mda_messages_rejected_total", "Inputs rejected, by 
 LINES_RETIMED = Counter(
     "mda_lines_retimed_total",
     "Live lines dated by their receipt: the time they gave was more than a minute ahead of it, "
-    "or no date from 2000 to 2099 (the receiving station's clock, or ours, is wrong)",
+    "or no date from 2000 to 2099, or 1024 weeks behind it (a GPS week-number rollover): the "
+    "receiving station's clock, or ours, is wrong",
 )
 DUPLICATES = Counter(
     "mda_duplicates_suppressed_total", "Same transmission heard again (other station), dropped"

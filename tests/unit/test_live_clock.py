@@ -12,6 +12,7 @@ with no plausible date (1970, 1980, 1999, 2100) is dated by its receipt too, not
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,7 +21,13 @@ from pyais.encode import encode_dict
 
 from mda.csv_reports import MARINECADASTRE_HEADER
 from mda.decode import Decoder, Retimed
-from mda.lines import AHEAD_OF_RECEIPT_MS, LIVE_AHEAD_OF_RECEIPT_MS
+from mda.lines import (
+    AHEAD_OF_RECEIPT_MS,
+    GPS_ROLLOVER_MS,
+    LIVE_AHEAD_OF_RECEIPT_MS,
+    ROLLOVER_SLACK_MS,
+    implausible_event_time,
+)
 from mda.model import EARLIEST_EVENT_MS, LATEST_EVENT_MS, RawLine, raw_batch_to_json
 from replay.scenarios import LM_LAT, LM_LON, MIN_MS, T0, Builder, ms, tagged
 from streams.pipeline import MAX_WRONG_CLOCKS, DecodeStage
@@ -217,3 +224,44 @@ def test_a_station_ahead_in_a_live_feed_raises_no_false_gap(skew_min: int) -> No
     # The same lines as a replay (not live) keep the station's times, and the 25 min silence
     # is alerted: the hazard this guards against (see README, Time).
     assert len(_gaps(stage_alerts(skewed, live=False))) > len(truth)
+
+
+@pytest.mark.parametrize(
+    ("behind_ms", "live", "retimed"),
+    [
+        (GPS_ROLLOVER_MS, True, True),  # the receiver's clock, 1024 weeks back to the second
+        (GPS_ROLLOVER_MS - 3 * 3_600_000, True, True),  # ... and 3 h of latency
+        (GPS_ROLLOVER_MS + ROLLOVER_SLACK_MS, True, True),
+        (GPS_ROLLOVER_MS + ROLLOVER_SLACK_MS + 1000, True, False),  # not a rollover: kept
+        (GPS_ROLLOVER_MS - ROLLOVER_SLACK_MS - 1000, True, False),
+        (15 * 365 * 86_400_000, True, False),  # a recording streamed live: kept
+        (GPS_ROLLOVER_MS, False, False),  # a replay keeps its times
+    ],
+)
+def test_a_live_line_a_gps_week_rollover_behind_its_receipt_is_dated_by_it(
+    behind_ms: int, live: bool, retimed: bool
+) -> None:
+    """A receiver with a GPS week-number rollover dates its lines 1024 weeks back (in 2026:
+    2006); live, its reports are good and dated by their receipt. Before, they were kept
+    19.6 years in the past (their tracks expired at once; their alerts were dated then)."""
+    dated_ms = RECEIVED_MS - behind_ms
+    raw = RawLine("feed", 3, tag_block_line(dated_ms), RECEIVED_MS)
+    result = Decoder().feed(raw, live=live)
+    assert result.rejects == []
+    (report,) = result.reports
+    assert report.event_ms == (RECEIVED_MS if retimed else dated_ms)
+    assert report.time_source == ("ingest" if retimed else "tagblock")
+    expected = Retimed("feed", "rTEST", 3, dated_ms, RECEIVED_MS)
+    assert result.retimed == ([expected] if retimed else [])
+    # The same from a decoded CSV row.
+    row = ROW_A.replace("2023-01-11T00:00:00", iso_seconds(dated_ms))
+    csv = Decoder().feed(RawLine("mc", 2, row, RECEIVED_MS, MARINECADASTRE_HEADER), live=live)
+    assert [r.event_ms for r in csv.reports] == [RECEIVED_MS if retimed else dated_ms]
+    if retimed:
+        why = implausible_event_time(dated_ms, RECEIVED_MS, LIVE_AHEAD_OF_RECEIPT_MS)
+        assert why is not None and "GPS week-number rollover" in why
+        assert expected.describe().endswith(" days behind)")  # for the operator's log
+
+
+def iso_seconds(event_ms: int) -> str:
+    return datetime.fromtimestamp(event_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
