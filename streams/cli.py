@@ -76,14 +76,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings_with(args)
     if not _configuration_ok(settings):
         return 2
-    summary = run_files(
-        args.files,
-        settings,
-        alerts_out=args.alerts_out,
-        speed=args.speed,
-        progress=not args.quiet and sys.stderr.isatty(),
-        workers=args.workers,
-    )
+    try:
+        summary = run_files(
+            args.files,
+            settings,
+            alerts_out=args.alerts_out,
+            speed=args.speed,
+            progress=not args.quiet and sys.stderr.isatty(),
+            workers=args.workers,
+        )
+    except (RuntimeError, TimeoutError) as exc:  # a worker that died, a run that stalled
+        print(f"mda run: {exc}", file=sys.stderr)
+        return 1
     if not args.quiet:
         print(format_summary(summary, args.files))
         if args.show_alerts:

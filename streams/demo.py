@@ -66,15 +66,19 @@ def demo(watch_port: int | None = None) -> int:
             _print(summary, out)
             _serve_until_stopped(f"http://{settings.web_host}:{watch_port}/watch/")
 
-    summary = run_files(
-        DEMO_FILES,
-        settings,
-        alerts_out=out,
-        speed=None,
-        progress=sys.stderr.isatty(),
-        watch_port=watch_port,
-        after_run=after_run,
-    )
+    try:
+        summary = run_files(
+            DEMO_FILES,
+            settings,
+            alerts_out=out,
+            speed=None,
+            progress=sys.stderr.isatty(),
+            watch_port=watch_port,
+            after_run=after_run,
+        )
+    except (RuntimeError, TimeoutError) as exc:  # a worker that died, a run that stalled
+        print(f"mda demo: {exc}", file=sys.stderr)
+        return 1
     if watch_port is None:
         _print(summary, out)
     return 0

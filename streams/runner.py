@@ -279,6 +279,7 @@ def run_files(
         log = workdir / "worker.log"
         if log.exists():
             sys.stderr.write(f"--- worker log ({log}) ---\n{log.read_text()[-4000:]}\n")
+        sys.stderr.write(f"mda run: its logs (broker, workers) are kept in {workdir}\n")
         raise
     else:
         shutil.rmtree(workdir, ignore_errors=True)

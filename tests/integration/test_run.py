@@ -4,6 +4,7 @@ determinism across speeds."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -273,3 +274,33 @@ def test_an_encounter_going_on_from_one_files_hours_into_the_next_is_one_encount
     out = tmp_path / "h.jsonl"
     mda_run(broker, out, str(h2), str(h1), "--zones", str(scenario.zones_path))
     assert got_of(read_alerts(out)) == expected_of(scenario)
+
+
+def test_a_worker_that_dies_is_one_line_and_the_runs_logs_are_kept(
+    broker: EmbeddedBroker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``mda run`` whose worker exits: the tail of its log, where the run's logs are kept,
+    and one line saying what happened (exit 1). Before: a traceback, and the logs' folder
+    named nowhere (left in the temporary directory)."""
+    from streams import cli, runner
+
+    def dying(env: dict[str, str], log_path: Path) -> object:
+        return runner.python_process(["streams.cli", "--no-such-option"], env, log_path)
+
+    monkeypatch.setattr(runner, "worker_process", dying)
+    monkeypatch.setenv("MDA_KAFKA_BOOTSTRAP", broker.bootstrap)
+    monkeypatch.setenv("MDA_PARTITIONS", "2")
+    args = cli.build_parser().parse_args(["run", str(SCENARIO), "--quiet"])
+    assert cli._run_command(args) == 1
+    err = capsys.readouterr().err
+    assert err.endswith("mda run: worker exited early with code 2\n")
+    assert "Traceback" not in err
+    assert "mda: error: the following arguments are required" in err  # the worker log
+    kept = Path(err.split("are kept in ")[1].split("\n")[0])
+    try:
+        assert (kept / "worker.log").is_file()
+    finally:
+        shutil.rmtree(kept)

@@ -61,6 +61,21 @@ def test_every_problem_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("bogus://", "'bogus' is not a valid name. Available choices: memory, rocksdb, aerospike"),
+        ("memory", "Cannot import"),
+        ("", "Cannot import"),
+    ],
+)
+def test_a_table_store_faust_does_not_know_is_named(url: str, why: str) -> None:
+    (problem,) = configuration_problems(Settings(table_store=url))
+    assert problem.startswith(f"MDA_TABLE_STORE {url!r} rejected: ")
+    assert why in problem
+    assert configuration_problems(Settings(table_store="rocksdb://")) == []
+
+
+@pytest.mark.parametrize(
     ("overrides", "why"),
     [
         ({"gap_class_a_s": "1800"}, "gap_class_a_s='1800' (must be a whole number)"),
@@ -94,6 +109,7 @@ def test_thresholds_that_can_be_used_are_applied() -> None:
         (["worker"], {"MDA_ZONES": "ZONES"}),
         (["run", str(DATA_DIR / "rules_land.nmea"), "--zones", "ZONES"], {}),
         (["demo"], {"MDA_THRESHOLDS_JSON": '{"gap_class_a_s": "30 min"}'}),
+        (["run", str(DATA_DIR / "rules_land.nmea")], {"MDA_TABLE_STORE": "bogus://"}),
     ],
 )
 def test_commands_stop_before_anything_starts(
