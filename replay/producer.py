@@ -24,6 +24,7 @@ failed (:class:`Deliveries`).
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import threading
 import time
@@ -266,13 +267,17 @@ def feed_lines(
     """
     if len(files) == 1:
         path, source = files[0]
-        yield from _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken)
+        lines = _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken)
+        first = _first_place(path, ingest_ms, FIRST_TIME_LOOKAHEAD)
+        yield from (_stamped(lines, first, ingest_ms) if first else lines)
         return
     # Ties go by file name, so the feed and its alerts do not depend on the order the files
     # are given in (at equal times, the order decides which stations a tick says were heard).
     ranked = sorted(range(len(files)), key=lambda i: (files[i][0].name, str(files[i][0]), i))
     files = [files[i] for i in ranked]
     starts = sorted((_first_place(path, ingest_ms), i) for i, (path, _) in enumerate(files))
+    # The feed's first time: the lines of a file without any time are dated by it.
+    feed_first = next((start for start, _ in starts if start), 0)
     heap: list[tuple[int, int, int, RawLine, Iterator[tuple[int, int, int, RawLine]]]] = []
     opened = 0
     while True:
@@ -282,7 +287,7 @@ def feed_lines(
             start, i = starts[opened]
             opened += 1
             path, source = files[i]
-            lines = _timed(i, path, source, ingest_ms, broken, start)
+            lines = _timed(i, path, source, ingest_ms, broken, start, start or feed_first)
             first = next(lines, None)
             if first is not None:
                 heapq.heappush(heap, (*first, lines))
@@ -304,14 +309,17 @@ def _place_of(line: RawLine, ingest_ms: int) -> int | None:
     return event_ms
 
 
-def _first_place(path: Path, ingest_ms: int) -> int:
-    """Where a file starts in a merged feed: its first time, or 0 (first) without any."""
+def _first_place(path: Path, ingest_ms: int, max_lines: int | None = None) -> int:
+    """Where a file starts in a merged feed: its first time, or 0 (first) without any (in
+    its first ``max_lines`` lines, if given)."""
     lines = iter_raw_lines(path, ingest_ms=ingest_ms)
     try:
-        for line in lines:
+        for n, line in enumerate(lines, 1):
             place = _place_of(line, ingest_ms)
             if place is not None:
                 return place
+            if max_lines is not None and n >= max_lines:
+                break
     except TruncatedInputError:
         pass  # (the break is counted when the file is read for the feed)
     finally:
@@ -326,13 +334,39 @@ def _timed(
     ingest_ms: int,
     broken: list[TruncatedInputError],
     start: int,
+    stamp_ms: int,
 ) -> Iterator[tuple[int, int, int, RawLine]]:
     """The lines of one file of a merged feed as (place in time, file index, line number,
-    line): distinct tuples, so the merge never compares two lines or two files."""
+    line): distinct tuples, so the merge never compares two lines or two files. Lines before
+    the file's first time are dated ``stamp_ms`` if they have to be (:func:`_stamped`)."""
     place = start
-    for line in _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken):
+    lines = _until_broken(iter_raw_lines(path, source, ingest_ms=ingest_ms), broken)
+    for line in _stamped(lines, stamp_ms, ingest_ms) if stamp_ms else lines:
         place = _place_of(line, ingest_ms) or place
         yield place, index, line.line_no, line
+
+
+#: How far a replay of one file looks for its first time (lines), to date the lines before it.
+FIRST_TIME_LOOKAHEAD = 100_000
+
+
+def _stamped(lines: Iterable[RawLine], stamp_ms: int, ingest_ms: int) -> Iterator[RawLine]:
+    """``lines``, those before the first with a time of its own received, as it were, at
+    ``stamp_ms``: the recording's first time, not the replay's start (``ingest_ms``).
+
+    A line without a time of its own is dated by its file's last time, or, before the file
+    has given one, by its receipt (DESIGN.md §4); a replay's receipt is the moment it began.
+    Before, an untimed line at the head of a recording (or a file without any time given with
+    recordings) dated its vessel months or years after the rest, and the feed's clock with it:
+    every other vessel was silent at once (one such line ahead of the Great Lakes scenario
+    gave 317 false AIS_GAP, and its vessel's later reports were late)."""
+    it = iter(lines)
+    for line in it:
+        if _place_of(line, ingest_ms) is not None:
+            yield line
+            break
+        yield dataclasses.replace(line, ingest_ms=stamp_ms)
+    yield from it
 
 
 def _until_broken(lines: Iterator[RawLine], broken: list[TruncatedInputError]) -> Iterator[RawLine]:

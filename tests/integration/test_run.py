@@ -27,6 +27,7 @@ from replay.scenarios import (
     great_lakes_demo,
 )
 from streams.broker import EmbeddedBroker
+from tests.conftest import SHARED_DATA
 from tests.unit.test_broken_files import cut_gzip
 
 SCENARIO = DATA_DIR / "great_lakes_demo.nmea"
@@ -304,3 +305,25 @@ def test_a_worker_that_dies_is_one_line_and_the_runs_logs_are_kept(
         assert (kept / "worker.log").is_file()
     finally:
         shutil.rmtree(kept)
+
+
+def test_untimed_lines_ahead_of_a_recording_keep_to_its_time(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """The Great Lakes scenario with an untimed sentence ahead of it, given with a real
+    recording that has no time at all (DMA's Southern California sample): exactly the
+    scenario's alerts for its vessels, and no AIS_GAP. Before, each untimed line was dated
+    by the replay's start, months after the scenario: the feed's clock went there, and the
+    scenario alone with the one line ahead gave 317 false AIS_GAP."""
+    scenario = great_lakes_demo()
+    ahead = tmp_path / "ahead.nmea"
+    untimed = "!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"
+    ahead.write_text("\n".join([untimed, *scenario.lines]) + "\n")
+    socal = SHARED_DATA / "ais_nmea" / "dma_socal_ais250.txt"
+    out = tmp_path / "ahead.jsonl"
+    mda_run(broker, out, str(ahead), str(socal))
+    alerts = read_alerts(out)
+    assert "AIS_GAP" not in {a["rule"] for a in alerts}
+    ours = {e.mmsi for e in scenario.expected}
+    assert got_of([a for a in alerts if a["mmsi"] in ours]) == expected_of(scenario)
+    assert len(alerts) > len(scenario.expected)  # (and the sample's own)

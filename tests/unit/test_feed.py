@@ -349,3 +349,32 @@ def test_a_merged_replay_names_its_feed_and_ends_each_file_then_the_feed(
     assert send_end(alone, "raw", ["a"], "run", {}, key="a") == ["a"]  # type: ignore[arg-type]
     assert [orjson.loads(v).get("feed") for v in alone.values] == [None, None]
     assert orjson.loads(alone.values[-1])["source"] == "a"
+
+
+def test_lines_before_a_recordings_first_time_are_received_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line without a time of its own, before its file has given one, is dated by its
+    receipt; a replay's receipt was the moment it began (months after the recording). Now
+    such a line is received, as it were, at the file's first time, and a file without any
+    time given with timed ones at the feed's first time; without any time at all, at the
+    replay's start as before."""
+    run = T0 + 86_400_000
+    a = write(tmp_path / "a", ["# header", POS, at(10), POS])
+
+    def stamps(files: list[Path]) -> list[tuple[str, int]]:
+        lines = feed_lines([(p, p.name) for p in files], run, [])
+        return [(ln.source, ln.ingest_ms) for ln in lines]
+
+    assert stamps([a]) == [("a", T0 + 10_000)] * 2 + [("a", run)] * 2
+    bare = write(tmp_path / "bare", [POS, POS])
+    assert stamps([bare]) == [("bare", run)] * 2
+    assert stamps([a, bare]) == [("bare", T0 + 10_000)] * 2 + stamps([a])
+    b = write(tmp_path / "b", [POS, at(4)])
+    assert stamps([a, b, bare]) == [
+        ("bare", T0 + 4_000), ("bare", T0 + 4_000), ("b", T0 + 4_000), ("b", run),
+        ("a", T0 + 10_000), ("a", T0 + 10_000), ("a", run), ("a", run),
+    ]  # fmt: skip
+    # One file looks so far ahead for its first time.
+    monkeypatch.setattr("replay.producer.FIRST_TIME_LOOKAHEAD", 2)
+    assert stamps([a]) == [("a", run)] * 4
