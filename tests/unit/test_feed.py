@@ -164,7 +164,8 @@ def test_a_file_that_breaks_off_ends_there_and_the_others_go_on(tmp_path: Path) 
     assert got[-1].source == "b"
 
 
-def test_a_merged_feed_goes_under_one_key(tmp_path: Path) -> None:
+def merged_replay(tmp_path: Path) -> tuple[RecordingProducer, tuple[Path, Path]]:
+    """Files a (0 s, 20 s) and b (10 s) replayed together under ``run/feed``."""
     a = write(tmp_path / "a", [at(0), at(20)])
     b = write(tmp_path / "b", [at(10)])
     producer = RecordingProducer()
@@ -177,6 +178,11 @@ def test_a_merged_feed_goes_under_one_key(tmp_path: Path) -> None:
         batch_lines=2,
     )
     assert (sent, broken) == (3, [])
+    return producer, (a, b)
+
+
+def test_a_merged_feed_goes_under_one_key(tmp_path: Path) -> None:
+    producer, _ = merged_replay(tmp_path)
     assert {k for k, _ in producer.sent} == {b"run/feed"}
     lines = [ln for _, v in producer.sent for ln in raw_lines_from_wire(orjson.loads(v))]
     assert [(ln.source, ln.line_no) for ln in lines] == [("a", 1), ("b", 1), ("a", 2)]
@@ -320,17 +326,7 @@ def test_a_batch_whose_feed_is_not_a_string_is_refused() -> None:
 def test_a_merged_replay_names_its_feed_and_ends_each_file_then_the_feed(
     tmp_path: Path,
 ) -> None:
-    a = write(tmp_path / "a", [at(0), at(20)])
-    b = write(tmp_path / "b", [at(10)])
-    producer = RecordingProducer()
-    replay_files(
-        producer,  # type: ignore[arg-type]
-        "raw",
-        [(a, "a"), (b, "b")],
-        key="run/feed",
-        speed=None,
-        batch_lines=2,
-    )
+    producer, (a, b) = merged_replay(tmp_path)
     assert {orjson.loads(v).get("feed") for v in producer.values} == {"run/feed"}
     cut = TruncatedInputError(b, 1, EOFError("x"))
     assert send_end(producer, "raw", ["a", "b"], "run", {"b": cut}, key="run/feed") == [  # type: ignore[arg-type]
