@@ -351,8 +351,8 @@ FIRST_TIME_LOOKAHEAD = 100_000
 
 
 def _stamped(lines: Iterable[RawLine], stamp_ms: int, ingest_ms: int) -> Iterator[RawLine]:
-    """``lines``, those before the first with a time of its own received, as it were, at
-    ``stamp_ms``: the recording's first time, not the replay's start (``ingest_ms``).
+    """``lines``, the ones before the first line with a time of its own stamped as received
+    at ``stamp_ms``: the recording's first time, not the replay's start (``ingest_ms``).
 
     A line without a time of its own is dated by its file's last time, or, before the file
     has given one, by its receipt (DESIGN.md §4); a replay's receipt is the moment it began.
