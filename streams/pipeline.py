@@ -355,8 +355,8 @@ class DecodeStage:
         if _eof_of(msg):
             return self._eof(msg)
         feed = msg.get("feed")
-        if feed is not None and type(feed) is not str:
-            raise DecodeError(RejectReason.BAD_MESSAGE, "a batch whose 'feed' is not a string")
+        if feed is not None and (type(feed) is not str or not feed):
+            raise DecodeError(RejectReason.BAD_MESSAGE, "a batch whose 'feed' is not a name")
         try:
             raws = raw_lines_from_wire(msg)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:

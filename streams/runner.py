@@ -192,7 +192,7 @@ def run_files(
     sources = [f"{run_id}/{i}/{p.name}" for i, p in enumerate(files)]
     summary = RunSummary()
     try:
-        with bootstrap_for(settings, workdir) as bootstrap:
+        with bootstrap_for(settings, workdir) as bootstrap, contextlib.ExitStack() as cleanup:
             ensure_topics(bootstrap, topic_specs(settings))
             consumer = KafkaConsumer(
                 bootstrap_servers=bootstrap,
@@ -200,6 +200,9 @@ def run_files(
                 value_deserializer=None,
                 fetch_max_wait_ms=100,
             )
+            # Closed however the run ends (a caller in the same process, e.g. a test, would
+            # otherwise keep its connections and threads after a failed run).
+            cleanup.callback(consumer.close)
             tps = [TopicPartition(names.alerts, p) for p in range(n)]
             consumer.assign(tps)
             for tp, off in _end_offsets(consumer, names.alerts, n).items():
@@ -274,7 +277,6 @@ def run_files(
                 _collect(consumer, summary, markers, procs, stall_timeout_s)
                 if after_run is not None:
                     after_run(summary)
-            consumer.close()
     except BaseException:
         log = workdir / "worker.log"
         if log.exists():

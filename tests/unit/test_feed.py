@@ -315,10 +315,11 @@ def test_a_files_end_stays_in_the_decode_stage_and_the_feeds_end_goes_on(
     assert stage.counts == {} and stage.tick_ms == {}
 
 
-def test_a_batch_whose_feed_is_not_a_string_is_refused() -> None:
-    value = orjson.dumps({**orjson.loads(feed_batch(None, ("a", 1, at(0)))), "feed": 7})
+@pytest.mark.parametrize("feed", [7, "", ["run/feed"]])
+def test_a_batch_whose_feed_is_not_a_name_is_refused(feed: object) -> None:
+    value = orjson.dumps({**orjson.loads(feed_batch(None, ("a", 1, at(0)))), "feed": feed})
     stage = DecodeStage(NAMES, 2)
-    with pytest.raises(DecodeError, match="'feed' is not a string"):
+    with pytest.raises(DecodeError, match="'feed' is not a name"):
         stage.handle(value)
     assert stage.counts == {}
 

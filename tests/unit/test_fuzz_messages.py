@@ -49,7 +49,7 @@ json_values = st.recursive(
 )
 FIELDS = (
     "source", "run", "kind", "key", "value", "offset", "final_tick", "reports_partition",
-    "decode", "track", "stage", "from", "fields", "tick", "stations",
+    "decode", "track", "stage", "from", "fields", "tick", "stations", "truncated", "feed",
 )  # fmt: skip
 
 
