@@ -433,8 +433,7 @@ def send_end(
         send_eof(producer, topic, sources[0], run_id, broken.get(sources[0]), key=key)
         return [sources[0]]
     for source in sources:
-        value = eof_record(source, run_id, broken.get(source), feed=key)
-        producer.send(topic, key=key.encode(), value=value)
+        send_eof(producer, topic, source, run_id, broken.get(source), key=key, feed=key)
     send_eof(producer, topic, key, run_id, key=key)
     return [key]
 
@@ -447,8 +446,9 @@ def send_eof(
     broken: TruncatedInputError | None = None,
     *,
     key: str | None = None,
+    feed: str | None = None,
 ) -> None:
     """Send :func:`eof_record` after the source's lines, under their key (default: the
     source)."""
-    value = eof_record(source, run_id, broken)
+    value = eof_record(source, run_id, broken, feed=feed)
     producer.send(topic, key=(source if key is None else key).encode(), value=value)

@@ -100,8 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _configuration_ok(settings: Settings) -> bool:
-    """Check the zones, reference set and thresholds before anything starts (each problem
-    on stderr)."""
+    """Check the zones, reference set, thresholds and table store before anything starts
+    (each problem on stderr)."""
     from streams.preflight import configuration_problems
 
     problems = configuration_problems(settings)

@@ -378,7 +378,8 @@ class DecodeStage:
         for source, run in groupby(raws, key=_source_of):
             raws = list(run)
             result = self.decoder.feed_many(raws, live=live)
-            counts = self.counts[feed or source]
+            owner = feed or source  # whose counts and clock these lines are
+            counts = self.counts[owner]
             counts.lines += len(raws)
             if result.retimed:
                 counts.retimed += len(result.retimed)
@@ -390,7 +391,7 @@ class DecodeStage:
                 decoded[_type_name(msg_type)] += n
             counts.rejected.update(r.reason for r in result.rejects)
             rows = result.rows if feed is None else _of_feed(result.rows, feed, source)
-            self._route(feed or source, rows, by_partition)
+            self._route(owner, rows, by_partition)
         self.last_rejects = rejects
         self.last_decoded_types = decoded_types
         self.last_lines = len(lines)
@@ -464,23 +465,27 @@ class DecodeStage:
 
     def _eof(self, msg: dict[str, Any]) -> list[Out]:
         source = msg["source"]
+        # The source's last rejects: its unfinished multipart messages, and its break if its
+        # file broke off.
         pending = self.decoder.flush(source)
-        feed = msg.get("feed")
-        if feed is not None:
-            return self._file_of_feed_ends(source, feed, pending, msg)
-        last_tick = self.tick_ms.pop(source, None)
-        heard = self.stations.pop(source, {})
-        c = self.counts.pop(source, DecodeCounts())
         broken = _broken_off(msg, source)
         if broken is not None:
             pending.append(broken)
-        for r in pending:
-            c.rejected[r.reason] += 1
         self.last_rejects = pending
         self.last_decoded_types = []
         self.last_lines = 0
         self.last_retimed = 0
         self.last_new_wrong_clocks = []
+        feed = msg.get("feed")
+        if feed is not None:
+            # One file of a feed: its rejects are counted with the feed's, and nothing goes
+            # further (the feed's own record, which follows every file's, ends it everywhere).
+            self.counts[feed].rejected.update(r.reason for r in pending)
+            return self._rejects_out(pending)
+        last_tick = self.tick_ms.pop(source, None)
+        heard = self.stations.pop(source, {})
+        c = self.counts.pop(source, DecodeCounts())
+        c.rejected.update(r.reason for r in pending)
         # The final tick: stations heard since the last one, at the source's last event time.
         final = {
             "tick": max([last_tick or 0, *heard.values()]),
@@ -491,23 +496,6 @@ class DecodeStage:
         return self._rejects_out(pending) + [
             Out(self.topics.reports, b"ctl", ctl, p) for p in range(self.partitions)
         ]
-
-    def _file_of_feed_ends(
-        self, source: str, feed: str, pending: list[Reject], msg: dict[str, Any]
-    ) -> list[Out]:
-        """One file of a feed has ended: its unfinished multipart messages and its break, if
-        it broke off, are rejects, counted with the feed's; nothing goes further (the feed's
-        own end-of-file record, which follows every file's, ends it in every stage)."""
-        broken = _broken_off(msg, source)
-        if broken is not None:
-            pending.append(broken)
-        self.counts[feed].rejected.update(r.reason for r in pending)
-        self.last_rejects = pending
-        self.last_decoded_types = []
-        self.last_lines = 0
-        self.last_retimed = 0
-        self.last_new_wrong_clocks = []
-        return self._rejects_out(pending)
 
 
 def _of_feed(rows: list[ReportRow], feed: str, source: str) -> list[ReportRow]:

@@ -21,8 +21,8 @@ from streams.settings import Settings
 
 
 def configuration_problems(settings: Settings) -> list[str]:
-    """Each problem of ``settings``' zones, reference set and thresholds, one line (or block)
-    each; empty when all can be used."""
+    """Each problem of ``settings``' zones, reference set, thresholds and table store, one
+    line (or block) each; empty when all can be used."""
     problems: list[str] = []
     try:
         Geography.load(settings.zones)
